@@ -1,0 +1,125 @@
+/*
+ * arena.h - the shared-memory arena every cmp object lives in.
+ *
+ * One arena per process tree: a memfd mapped MAP_SHARED, reserved large and
+ * backed lazily by the kernel, created when cmp is imported so that every
+ * process forked afterwards maps it at the same address.  Objects are named
+ * by their offset from the arena's base, so a reference can be pickled and
+ * rebuilt in any process of the tree.
+ *
+ * Layout (offsets from the base):
+ *
+ *   0            cmp_arena_hdr: magic, token, size, bump pointer, the
+ *                allocator's robust process-shared mutex, free lists, stats
+ *   HDR_SIZE     blocks, each: [cmp_block_hdr 16 B][payload ...]
+ *                payloads are 16-byte aligned
+ *
+ * Blocks of up to CMP_SMALL_MAX payload bytes come in power-of-two size
+ * classes with one LIFO free list each (never coalesced, so a block header
+ * stays valid while the memory is reused by the same class).  Larger blocks
+ * are page-rounded ranges; freed ranges go to an address-ordered list, are
+ * coalesced with their neighbours, and their pages are handed back to the
+ * kernel with fallocate(PUNCH_HOLE).
+ *
+ * A shared object is a block whose payload starts with cmp_obj_hdr:
+ *
+ *   refs     shared reference count: one per Python wrapper in any process,
+ *            one per pickled reference not yet rebuilt
+ *   kind     which primitive lives here (CMP_KIND_*)
+ *   pending  pickled references not yet rebuilt ("transfers")
+ *
+ * States of a block: FREE (on a free list, generation even/odd is not a
+ * state) -> LIVE (refs >= 1) -> FREE when refs drops to zero.  Each
+ * allocation bumps the block's generation, so a stale pickled reference is
+ * told apart from the block's next occupant.
+ */
+#ifndef CMP_ARENA_H
+#define CMP_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMP_ARENA_MAGIC 0x636d7061u     /* "cmpa" */
+#define CMP_ARENA_DEFAULT_SIZE (8ULL << 30)
+#define CMP_ARENA_MIN_SIZE (1ULL << 20)
+#define CMP_SMALL_MIN 16u
+#define CMP_SMALL_CLASSES 17            /* 16 B .. 1 MiB */
+#define CMP_SMALL_MAX (CMP_SMALL_MIN << (CMP_SMALL_CLASSES - 1))
+#define CMP_LARGE_CLASS 0xffffffffu
+
+typedef struct cmp_arena cmp_arena;
+
+typedef struct {
+    uint64_t size;          /* usable payload bytes */
+    uint32_t klass;         /* size class, or CMP_LARGE_CLASS */
+    uint32_t generation;    /* bumped on every allocation */
+} cmp_block_hdr;
+
+typedef struct {
+    uint32_t refs;
+    uint32_t kind;
+    uint32_t pending;
+    uint32_t flags;         /* kind-specific, free for the kind to use */
+} cmp_obj_hdr;
+
+typedef struct {
+    uint64_t size;          /* reserved bytes */
+    uint64_t top;           /* bump pointer: first never-used byte */
+    uint64_t bytes_in_use;  /* payload bytes of live blocks */
+    uint64_t blocks_in_use;
+    uint64_t token;
+} cmp_arena_stats;
+
+/* Create and map a new arena of `size` reserved bytes (0: the default).
+ * Returns 0 or an errno. */
+int cmp_arena_create(uint64_t size, cmp_arena **out);
+/* Unmap and close (the memory goes when every process has let go). */
+void cmp_arena_destroy(cmp_arena *a);
+
+char *cmp_arena_base(const cmp_arena *a);
+uint64_t cmp_arena_token(const cmp_arena *a);
+void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st);
+
+/* Raw blocks.  `alloc` returns the payload's offset (never 0) or 0 with
+ * *err set (ENOMEM when the reservation is used up). */
+uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err);
+void cmp_free(cmp_arena *a, uint64_t off);
+uint64_t cmp_block_size(cmp_arena *a, uint64_t off);
+uint32_t cmp_block_generation(cmp_arena *a, uint64_t off);
+
+static inline void *cmp_ptr(const cmp_arena *a, uint64_t off)
+{
+    return cmp_arena_base(a) + off;
+}
+
+/* Shared objects: a zeroed payload of `size` bytes after a cmp_obj_hdr with
+ * refs = 1.  Returns the offset of the header (0 and *err on failure). */
+uint64_t cmp_obj_new(cmp_arena *a, uint32_t kind, uint64_t size, int *err);
+
+static inline cmp_obj_hdr *cmp_obj(const cmp_arena *a, uint64_t off)
+{
+    return (cmp_obj_hdr *)cmp_ptr(a, off);
+}
+
+static inline void *cmp_obj_body(const cmp_arena *a, uint64_t off)
+{
+    return (char *)cmp_ptr(a, off) + sizeof(cmp_obj_hdr);
+}
+
+/* One more reference held by the caller (who already holds one, so the
+ * object cannot be freed meanwhile). */
+void cmp_obj_incref(cmp_arena *a, uint64_t off);
+/* Drop a reference.  Returns 1 when it was the last: the caller then
+ * releases what the object owns and calls cmp_free(a, off). */
+int cmp_obj_decref(cmp_arena *a, uint64_t off);
+
+/* Pickling: take a transfer reference (refs and pending both +1). */
+void cmp_obj_transfer_out(cmp_arena *a, uint64_t off);
+/* Rebuilding: adopt a pending transfer reference, or take a fresh one when
+ * every transfer was already adopted.  Returns 0, or ESTALE when the object
+ * is gone (generation changed or refs already zero), or EINVAL when `off`
+ * is not an object of `kind` inside the arena. */
+int cmp_obj_transfer_in(cmp_arena *a, uint64_t off, uint32_t generation,
+                        uint32_t kind);
+
+#endif /* CMP_ARENA_H */

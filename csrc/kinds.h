@@ -1,0 +1,19 @@
+/* kinds.h - the kinds of shared object, stored in cmp_obj_hdr.kind. */
+#ifndef CMP_KINDS_H
+#define CMP_KINDS_H
+
+enum {
+    CMP_KIND_NONE = 0,
+    CMP_KIND_LOCK = 1,
+    CMP_KIND_RLOCK = 2,
+    CMP_KIND_SEMAPHORE = 3,
+    CMP_KIND_EVENT = 4,
+    CMP_KIND_CONDITION = 5,
+    CMP_KIND_BARRIER = 6,
+    CMP_KIND_BUFFER = 7,    /* sharedctypes: raw bytes of a Value or Array */
+    CMP_KIND_QUEUE = 8,
+    CMP_KIND_POOL = 9,
+    CMP_KIND_COUNT = 16
+};
+
+#endif /* CMP_KINDS_H */

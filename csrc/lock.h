@@ -1,0 +1,87 @@
+/*
+ * lock.h - Lock and RLock on one shared futex word.
+ *
+ * Shared layout (the body of a cmp object of kind CMP_KIND_LOCK or
+ * CMP_KIND_RLOCK):
+ *
+ *   +0  uint32_t word    the futex word: owner id | LOCK_WAITERS, or 0
+ *   +4  uint32_t count   RLock: recursion depth (touched by the owner only)
+ *   +8  uint32_t tid     Lock: kernel thread id of the acquiring thread,
+ *                        written after the word (for repr and _is_mine only)
+ *
+ * States of `word`:
+ *   LOCK_UNLOCKED           0: free
+ *   owner                   held by `owner`, nobody sleeps on the word
+ *   owner | LOCK_WAITERS    held, and a waiter may sleep: release must wake
+ *
+ * The owner id is the process id for a Lock (any thread of the owning
+ * process, or another process, may release it, as with the stdlib's) and
+ * the kernel thread id for an RLock.
+ *
+ * Dead owners: a blocked waiter wakes every CMP_LIVENESS_INTERVAL seconds
+ * and looks whether the owner still exists.  If it died (a SIGKILLed
+ * process, or the thread that held an RLock exited), the waiter takes the
+ * lock over in one compare-exchange and gets EOWNERDEAD: it holds the lock
+ * now, and the caller tells the user that the previous owner died.
+ */
+#ifndef CMP_LOCK_H
+#define CMP_LOCK_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "futex.h"
+#include "owner.h"
+
+#define LOCK_UNLOCKED 0u
+#define LOCK_WAITERS 0x40000000u
+
+typedef struct {
+    uint32_t word;
+    uint32_t count;
+    uint32_t tid;
+    uint32_t reserved;
+} cmp_lock;
+
+/* Fast path: one compare-exchange.  Acquire: the holder must see what the
+ * previous holder wrote before it released. */
+static inline int cmp_lock_try(cmp_lock *l, uint32_t me)
+{
+    uint32_t expected = LOCK_UNLOCKED;
+    return __atomic_compare_exchange_n(&l->word, &expected, me, 0,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t cmp_lock_owner(const cmp_lock *l)
+{
+    /* Relaxed: informational (repr, ownership checks by the owner itself,
+     * whose own writes it always sees). */
+    return __atomic_load_n(&l->word, __ATOMIC_RELAXED) & CMP_OWNER_MASK;
+}
+
+/* Slow path: spin, then sleep until acquired or the deadline.  Call without
+ * any interpreter lock held.  Returns 0, EOWNERDEAD (acquired from a dead
+ * owner), ETIMEDOUT or EINTR. */
+int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d);
+
+/* Release whoever holds it (Lock).  Returns 0, or EPERM when unlocked. */
+int cmp_lock_release(cmp_lock *l);
+
+/* RLock: the caller passes its thread id as `me`. */
+static inline int cmp_rlock_try(cmp_lock *l, uint32_t me)
+{
+    if (cmp_lock_owner(l) == me) {
+        l->count++;
+        return 1;
+    }
+    if (cmp_lock_try(l, me)) {
+        l->count = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Returns 0, or EPERM when `me` does not own it. */
+int cmp_rlock_release(cmp_lock *l, uint32_t me);
+
+#endif /* CMP_LOCK_H */

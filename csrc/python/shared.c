@@ -1,0 +1,375 @@
+/* shared.c - wrappers of shared objects: references, fork, pickling,
+ * waiting and argument parsing for every cmp type (see shared.h). */
+#include "shared.h"
+
+#include <errno.h>
+
+cmp_arena *cmp_the_arena;
+
+static cmp_destroy_fn destroy_fns[CMP_KIND_COUNT];
+
+/* The live wrappers of this process; guarded by the GIL. */
+static cmp_shared live_head = {.prev = &live_head, .next = &live_head};
+
+void cmp_register_destroy(uint32_t kind, cmp_destroy_fn fn)
+{
+    if (kind < CMP_KIND_COUNT)
+        destroy_fns[kind] = fn;
+}
+
+static void link_live(cmp_shared *self)
+{
+    self->next = live_head.next;
+    self->prev = &live_head;
+    live_head.next->prev = self;
+    live_head.next = self;
+}
+
+static void unlink_live(cmp_shared *self)
+{
+    if (self->next) {
+        self->prev->next = self->next;
+        self->next->prev = self->prev;
+        self->next = self->prev = NULL;
+    }
+}
+
+static void let_go(cmp_arena *a, uint64_t off, uint32_t kind)
+{
+    if (cmp_obj_decref(a, off)) {
+        if (kind < CMP_KIND_COUNT && destroy_fns[kind])
+            destroy_fns[kind](a, cmp_obj_body(a, off));
+        cmp_free(a, off);
+    }
+}
+
+int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
+{
+    if (self->off) {
+        PyErr_SetString(PyExc_RuntimeError, "object already initialised");
+        return -1;
+    }
+    int err = 0;
+    uint64_t off = cmp_obj_new(cmp_the_arena, kind, body_size, &err);
+    if (!off) {
+        errno = err;
+        if (err == ENOMEM)
+            PyErr_SetString(PyExc_MemoryError,
+                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
+                            "to reserve more before importing cmp)");
+        else
+            PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    self->off = off;
+    self->kind = kind;
+    self->body = cmp_obj_body(cmp_the_arena, off);
+    link_live(self);
+    return 0;
+}
+
+void cmp_shared_drop(cmp_shared *self)
+{
+    if (!self->off)
+        return;
+    unlink_live(self);
+    if (!self->released)
+        let_go(cmp_the_arena, self->off, self->kind);
+    self->off = 0;
+    self->body = NULL;
+}
+
+int cmp_shared_check(cmp_shared *self)
+{
+    if (self->body)
+        return 0;
+    PyErr_Format(PyExc_ValueError, "%s object is not initialised",
+                 Py_TYPE(self)->tp_name);
+    return -1;
+}
+
+void cmp_shared_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    if (PyType_IS_GC(tp))
+        PyObject_GC_UnTrack(op);
+    if (tp->tp_clear)
+        tp->tp_clear(op);
+    cmp_shared_drop((cmp_shared *)op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+int cmp_shared_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+int cmp_shared_clear(PyObject *self)
+{
+    (void)self;
+    return 0;
+}
+
+/* ---- pickling ---------------------------------------------------------- */
+
+static PyObject *shared_handle(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    cmp_shared *self = (cmp_shared *)op;
+    if (cmp_shared_check(self) < 0)
+        return NULL;
+    cmp_obj_transfer_out(cmp_the_arena, self->off);
+    return Py_BuildValue("(KKI)", (unsigned long long)cmp_arena_token(cmp_the_arena),
+                         (unsigned long long)self->off,
+                         (unsigned)cmp_block_generation(cmp_the_arena, self->off));
+}
+
+/* Undo an unused _handle() (pickling failed after it was taken). */
+static PyObject *shared_drop_handle(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    cmp_shared *self = (cmp_shared *)op;
+    if (cmp_shared_check(self) < 0)
+        return NULL;
+    cmp_obj_hdr *o = cmp_obj(cmp_the_arena, self->off);
+    uint32_t p = __atomic_load_n(&o->pending, __ATOMIC_ACQUIRE);
+    while (p > 0) {
+        if (__atomic_compare_exchange_n(&o->pending, &p, p - 1, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            let_go(cmp_the_arena, self->off, self->kind);
+            break;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
+{
+    unsigned long long token, off;
+    unsigned int gen;
+    if (!PyArg_ParseTuple(handle, "KKI:_rebuild", &token, &off, &gen))
+        return NULL;
+    if (token != cmp_arena_token(cmp_the_arena)) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "this cmp %s was created in a process tree whose shared "
+                     "arena this process does not share; cmp objects can be "
+                     "passed to processes forked from the process that "
+                     "imported cmp", ((PyTypeObject *)cls)->tp_name);
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    cmp_shared *self = (cmp_shared *)tp->tp_alloc(tp, 0);
+    if (!self)
+        return NULL;
+    /* Which kind does this type hold?  Ask the type (set at type creation
+     * as the class attribute _kind). */
+    PyObject *k = PyObject_GetAttrString(cls, "_kind");
+    if (!k) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    unsigned long kind = PyLong_AsUnsignedLong(k);
+    Py_DECREF(k);
+    if (kind == (unsigned long)-1 && PyErr_Occurred()) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    int r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
+    if (r) {
+        Py_DECREF(self);
+        PyErr_Format(PyExc_RuntimeError,
+                     r == ESTALE ? "the shared %s no longer exists (every "
+                                   "process holding it let it go)"
+                                 : "invalid handle for a shared %s",
+                     tp->tp_name);
+        return NULL;
+    }
+    self->off = off;
+    self->kind = (uint32_t)kind;
+    self->body = cmp_obj_body(cmp_the_arena, off);
+    link_live(self);
+    return (PyObject *)self;
+}
+
+PyMethodDef cmp_shared_methods[] = {
+    {"_handle", shared_handle, METH_NOARGS,
+     "_handle($self, /)\n--\n\nA picklable handle; takes a transfer reference."},
+    {"_drop_handle", shared_drop_handle, METH_NOARGS,
+     "_drop_handle($self, /)\n--\n\nGive back a transfer reference never rebuilt."},
+    {"_rebuild", shared_rebuild, METH_O | METH_CLASS,
+     "_rebuild($cls, handle, /)\n--\n\nRebuild a wrapper from _handle()."},
+    {NULL, NULL, 0, NULL},
+};
+
+/* ---- module-level functions -------------------------------------------- */
+
+static PyObject *mod_before_fork(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    /* The child inherits every live wrapper: take its references now, while
+     * the parent's keep the objects alive. */
+    for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
+        cmp_obj_incref(cmp_the_arena, s->off);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_release_all(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    /* This process is leaving: let every object go.  The wrappers stay
+     * usable until they are collected, but no longer count. */
+    while (live_head.next != &live_head) {
+        cmp_shared *s = live_head.next;
+        unlink_live(s);
+        s->released = 1;
+        let_go(cmp_the_arena, s->off, s->kind);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    cmp_arena_stats st;
+    cmp_arena_get_stats(cmp_the_arena, &st);
+    return Py_BuildValue("{sKsKsKsKsK}", "size", (unsigned long long)st.size,
+                         "top", (unsigned long long)st.top,
+                         "bytes_in_use", (unsigned long long)st.bytes_in_use,
+                         "blocks_in_use", (unsigned long long)st.blocks_in_use,
+                         "token", (unsigned long long)st.token);
+}
+
+static PyObject *mod_live_wrappers(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    Py_ssize_t n = 0;
+    for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
+        n++;
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *mod_refcount(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "_kind");
+    if (!k)
+        return NULL;
+    Py_DECREF(k);
+    cmp_shared *s = (cmp_shared *)obj;
+    if (cmp_shared_check(s) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(
+        __atomic_load_n(&cmp_obj(cmp_the_arena, s->off)->refs, __ATOMIC_RELAXED));
+}
+
+static PyMethodDef module_functions[] = {
+    {"_before_fork", mod_before_fork, METH_NOARGS,
+     "_before_fork()\n--\n\nTake the references a forked child inherits."},
+    {"_release_all", mod_release_all, METH_NOARGS,
+     "_release_all()\n--\n\nLet go of every shared object (process exit)."},
+    {"arena_stats", mod_arena_stats, METH_NOARGS,
+     "arena_stats()\n--\n\nThe shared arena's size and usage as a dict."},
+    {"_live_wrappers", mod_live_wrappers, METH_NOARGS,
+     "_live_wrappers()\n--\n\nHow many wrappers of shared objects live here."},
+    {"_shared_refcount", mod_refcount, METH_O,
+     "_shared_refcount(obj, /)\n--\n\nThe shared reference count of obj."},
+    {NULL, NULL, 0, NULL},
+};
+
+int cmp_init_shared(PyObject *module)
+{
+    if (!cmp_the_arena) {
+        uint64_t size = 0;
+        const char *env = getenv("CMP_ARENA_SIZE");
+        if (env && *env)
+            size = strtoull(env, NULL, 0);
+        int r = cmp_arena_create(size, &cmp_the_arena);
+        if (r) {
+            errno = r;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+    }
+    return PyModule_AddFunctions(module, module_functions);
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+int cmp_wait(cmp_wait_fn fn, void *arg, const cmp_deadline *d)
+{
+    for (;;) {
+        int r;
+        Py_BEGIN_ALLOW_THREADS
+        r = fn(arg, d);
+        Py_END_ALLOW_THREADS
+        if (r != EINTR)
+            return r;
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+    }
+}
+
+int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d)
+{
+    if (timeout == NULL || timeout == Py_None) {
+        *d = cmp_deadline_forever();
+        return 0;
+    }
+    double t = PyFloat_AsDouble(timeout);
+    if (t == -1.0 && PyErr_Occurred())
+        return -1;
+    if (t != t) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be a number, not NaN");
+        return -1;
+    }
+    *d = cmp_deadline_after(t);
+    return 0;
+}
+
+int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames, const char *const *names, int nnames,
+                   int required, PyObject **out)
+{
+    if (nargs > nnames) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes at most %d arguments (%zd given)", fname,
+                     nnames, nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    if (kwnames) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t j = 0; j < nkw; j++) {
+            PyObject *key = PyTuple_GET_ITEM(kwnames, j);
+            int i;
+            for (i = 0; i < nnames; i++)
+                if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0)
+                    break;
+            if (i == nnames) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() got an unexpected keyword argument '%U'",
+                             fname, key);
+                return -1;
+            }
+            if (i < nargs) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s() got multiple values for argument '%s'",
+                             fname, names[i]);
+                return -1;
+            }
+            out[i] = args[nargs + j];
+        }
+    }
+    for (int i = 0; i < required; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() missing required argument '%s' (pos %d)", fname,
+                         names[i], i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}

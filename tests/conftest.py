@@ -1,0 +1,44 @@
+"""Every behaviour test takes the `mp` fixture and so runs twice: against
+the standard library's multiprocessing and against cmp."""
+import gc
+import importlib
+import os
+
+import pytest
+
+# Generous: only matters when the code under test is broken.
+TIMEOUT = 30.0
+
+
+@pytest.fixture(params=["multiprocessing", "cmp"])
+def mp(request):
+    mod = importlib.import_module(request.param)
+    if request.param == "multiprocessing":
+        return mod.get_context("fork")
+    return mod
+
+
+def _fds():
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """No child process, /dev/shm entry or file descriptor outlives a test."""
+    import multiprocessing
+    shm_before = set(os.listdir("/dev/shm"))
+    fds_before = _fds()
+    yield
+    children = multiprocessing.active_children()
+    for p in children:
+        p.join(TIMEOUT)
+    alive = [p for p in children if p.is_alive()]
+    for p in alive:
+        p.kill()
+        p.join(TIMEOUT)
+    assert not alive, "test left processes running: %r" % alive
+    gc.collect()
+    assert set(os.listdir("/dev/shm")) - shm_before == set(), "test left files in /dev/shm"
+    leaked = {fd for fd in _fds() - fds_before if os.path.exists("/proc/self/fd/" + fd)}
+    assert not leaked, "test left file descriptors open: %s" % {
+        fd: os.readlink("/proc/self/fd/" + fd) for fd in leaked if os.path.exists("/proc/self/fd/" + fd)}
