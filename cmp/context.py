@@ -17,12 +17,27 @@ default start method on every Python version.
 Everything else (Pipe, the logging helpers, cpu_count, the exceptions,
 current_process ...) is the stdlib's.
 """
+import importlib
+
 from multiprocessing import context as _stdlib
 from multiprocessing import reduction as _reduction
 
 from ._mirror import mirror as _mirror
 
 __all__ = ()
+
+
+class _Lazily:
+    """cmp's modules that build objects, each imported when a factory first
+    needs it: they are rewritten independently and import this module."""
+
+    def __getattr__(self, name):
+        module = importlib.import_module('cmp.' + name)
+        setattr(self, name, module)     # from now on a plain attribute
+        return module
+
+
+_own = _Lazily()
 
 
 class BaseContext(_stdlib.BaseContext):
@@ -45,8 +60,7 @@ class BaseContext(_stdlib.BaseContext):
         The managers methods such as `Lock()`, `Condition()` and `Queue()`
         can be used to create shared objects.
         '''
-        from .managers import SyncManager
-        manager = SyncManager(ctx=self.get_context())
+        manager = _own.managers.SyncManager(ctx=self.get_context())
         manager.start()
         return manager
 
@@ -66,92 +80,78 @@ class ForkContext(BaseContext, _stdlib.ForkContext):
 
     def Lock(self):
         '''Returns a non-recursive lock object'''
-        from . import synchronize
-        return synchronize.Lock(ctx=self.get_context())
+        return _own.synchronize.Lock(ctx=self.get_context())
 
     def RLock(self):
         '''Returns a recursive lock object'''
-        from . import synchronize
-        return synchronize.RLock(ctx=self.get_context())
+        return _own.synchronize.RLock(ctx=self.get_context())
 
     def Condition(self, lock=None):
         '''Returns a condition object'''
-        from . import synchronize
-        if not hasattr(synchronize, 'Condition'):  # until cmp.synchronize has it
+        if not hasattr(_own.synchronize, 'Condition'):  # until cmp.synchronize has it
             return _stdlib_fork.Condition(lock)
-        return synchronize.Condition(lock, ctx=self.get_context())
+        return _own.synchronize.Condition(lock, ctx=self.get_context())
 
     def Semaphore(self, value=1):
         '''Returns a semaphore object'''
-        from . import synchronize
-        if not hasattr(synchronize, 'Semaphore'):  # until cmp.synchronize has it
+        if not hasattr(_own.synchronize, 'Semaphore'):  # until cmp.synchronize has it
             return _stdlib_fork.Semaphore(value)
-        return synchronize.Semaphore(value, ctx=self.get_context())
+        return _own.synchronize.Semaphore(value, ctx=self.get_context())
 
     def BoundedSemaphore(self, value=1):
         '''Returns a bounded semaphore object'''
-        from . import synchronize
-        if not hasattr(synchronize, 'BoundedSemaphore'):  # until cmp.synchronize has it
+        if not hasattr(_own.synchronize, 'BoundedSemaphore'):  # until cmp.synchronize has it
             return _stdlib_fork.BoundedSemaphore(value)
-        return synchronize.BoundedSemaphore(value, ctx=self.get_context())
+        return _own.synchronize.BoundedSemaphore(value, ctx=self.get_context())
 
     def Event(self):
         '''Returns an event object'''
-        from . import synchronize
-        if not hasattr(synchronize, 'Event'):  # until cmp.synchronize has it
+        if not hasattr(_own.synchronize, 'Event'):  # until cmp.synchronize has it
             return _stdlib_fork.Event()
-        return synchronize.Event(ctx=self.get_context())
+        return _own.synchronize.Event(ctx=self.get_context())
 
     def Barrier(self, parties, action=None, timeout=None):
         '''Returns a barrier object'''
-        from . import synchronize
-        if not hasattr(synchronize, 'Barrier'):  # until cmp.synchronize has it
+        if not hasattr(_own.synchronize, 'Barrier'):  # until cmp.synchronize has it
             return _stdlib_fork.Barrier(parties, action, timeout)
-        return synchronize.Barrier(parties, action, timeout, ctx=self.get_context())
+        return _own.synchronize.Barrier(parties, action, timeout,
+                                        ctx=self.get_context())
 
     def Queue(self, maxsize=0):
         '''Returns a queue object'''
-        from . import queues
-        return queues.Queue(maxsize, ctx=self.get_context())
+        return _own.queues.Queue(maxsize, ctx=self.get_context())
 
     def JoinableQueue(self, maxsize=0):
         '''Returns a queue object'''
-        from . import queues
-        return queues.JoinableQueue(maxsize, ctx=self.get_context())
+        return _own.queues.JoinableQueue(maxsize, ctx=self.get_context())
 
     def SimpleQueue(self):
         '''Returns a queue object'''
-        from . import queues
-        return queues.SimpleQueue(ctx=self.get_context())
+        return _own.queues.SimpleQueue(ctx=self.get_context())
 
     def Pool(self, processes=None, initializer=None, initargs=(),
              maxtasksperchild=None):
         '''Returns a process pool object'''
-        from . import pool
-        return pool.Pool(processes, initializer, initargs, maxtasksperchild,
-                         context=self.get_context())
+        return _own.pool.Pool(processes, initializer, initargs,
+                              maxtasksperchild, context=self.get_context())
 
     def RawValue(self, typecode_or_type, *args):
         '''Returns a shared object'''
-        from . import sharedctypes
-        return sharedctypes.RawValue(typecode_or_type, *args)
+        return _own.sharedctypes.RawValue(typecode_or_type, *args)
 
     def RawArray(self, typecode_or_type, size_or_initializer):
         '''Returns a shared array'''
-        from . import sharedctypes
-        return sharedctypes.RawArray(typecode_or_type, size_or_initializer)
+        return _own.sharedctypes.RawArray(typecode_or_type, size_or_initializer)
 
     def Value(self, typecode_or_type, *args, lock=True):
         '''Returns a synchronized shared object'''
-        from . import sharedctypes
-        return sharedctypes.Value(typecode_or_type, *args, lock=lock,
-                                  ctx=self.get_context())
+        return _own.sharedctypes.Value(typecode_or_type, *args, lock=lock,
+                                       ctx=self.get_context())
 
     def Array(self, typecode_or_type, size_or_initializer, *, lock=True):
         '''Returns a synchronized shared array'''
-        from . import sharedctypes
-        return sharedctypes.Array(typecode_or_type, size_or_initializer,
-                                  lock=lock, ctx=self.get_context())
+        return _own.sharedctypes.Array(typecode_or_type, size_or_initializer,
+                                       lock=lock, ctx=self.get_context())
 
 
 class Process(_stdlib.Process):
