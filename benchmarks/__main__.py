@@ -158,7 +158,7 @@ def _child_env():
     return env
 
 
-def measure(path, c, target, quick, timeout):
+def measure(path, c, target, quick, timeout, tick=lambda: None):
     """Runner side: one measurement in a fresh interpreter.
 
     Returns ("value", float) | ("skipped", note) | ("error", message)."""
@@ -169,7 +169,7 @@ def measure(path, c, target, quick, timeout):
                              stdout=out, stderr=err, start_new_session=True)
         timed_out = False
         try:
-            timed_out = not _wait_unreaped(p.pid, timeout)
+            timed_out = not _wait_unreaped(p.pid, timeout, tick)
         finally:
             # The session leader is a zombie or still running, so its id still
             # names its process group: end whatever the case left in it.
@@ -195,15 +195,21 @@ def measure(path, c, target, quick, timeout):
     return "error", "%s (exit status %s)\n%s" % (last, p.returncode, _tail(text))
 
 
-def _wait_unreaped(pid, timeout):
-    """Wait until `pid` exits, without reaping it; False after `timeout` s."""
-    deadline = time.monotonic() + timeout
+def _wait_unreaped(pid, timeout, tick):
+    """Wait until `pid` exits, without reaping it; False after `timeout` s.
+    Calls tick() about once a second meanwhile."""
+    now = time.monotonic()
+    deadline, next_tick = now + timeout, now + 1.0
     delay = 0.001
     while True:
         if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
             return True
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             return False
+        if now >= next_tick:
+            tick()
+            next_tick = now + 1.0
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
 
@@ -239,7 +245,7 @@ class Progress:
 
 def _terminal_width():
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        return os.get_terminal_size(sys.stderr.fileno()).columns or 100
     except OSError:
         return 100
 
@@ -258,8 +264,10 @@ def run_case(index, progress, path, c, quick, timeout):
             if target in record["skipped"]:
                 continue
             label = target[len(COMPETITOR):] if target.startswith(COMPETITOR) else target
-            progress.status(index, c.name, "%s, round %d/%d" % (label, r + 1, rounds))
-            kind, what = measure(path, c, target, quick, timeout)
+            text = "%s, round %d/%d" % (label, r + 1, rounds)
+            progress.status(index, c.name, text)
+            kind, what = measure(path, c, target, quick, timeout,
+                                 lambda: progress.status(index, c.name, text))
             if kind == "value":
                 samples[target].append(what)
             elif kind == "skipped":
@@ -377,7 +385,8 @@ def main(argv=None):
     ap.add_argument("--plots-dir", default=RESULTS_DIR, help="where the PNG plots go "
                     "(default benchmarks/results)")
     ap.add_argument("--no-plots", action="store_true", help="write no plots")
-    ap.add_argument("--dir", action="append", default=[], help=argparse.SUPPRESS)
+    ap.add_argument("--dir", action="append", default=[],
+                    help="also run the bench_*.py files of DIR (may be repeated)")
     ap.add_argument("--_one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._one:
@@ -395,9 +404,9 @@ def main(argv=None):
     timeout = args.timeout or (120.0 if args.quick else 300.0)
     info = machine_info()
     command = "python -m benchmarks" + ("" if not argv else " " + shlex.join(argv))
-    print("cmp benchmarks%s: %d cases, stdlib and cmp alternating, one fresh process per "
+    print("cmp benchmarks%s: %d case%s, stdlib and cmp alternating, one fresh process per "
           "measurement\nmachine: %s, %d cores, %s, %s" % (
-              " (quick)" if args.quick else "", len(found), info["cpu"], info["cores"],
+              " (quick)" if args.quick else "", len(found), "s"[len(found) == 1:], info["cpu"], info["cores"],
               info["python"], info["kernel"]), file=sys.stderr)
     progress = Progress(len(found))
     started = time.time()

@@ -80,26 +80,31 @@ def lock_with(mp, quick):
 
 
 class _Counter(ctypes.Structure):
-    _fields_ = [("count", ctypes.c_long), ("end", ctypes.c_double * 2)]
+    _fields_ = [("count", ctypes.c_long), ("stop", ctypes.c_int),
+                ("mine", ctypes.c_long * 2), ("end", ctypes.c_double * 2)]
 
 
-def _increment(lock, shared, me, n, ready_fd, cpu):
+def _increment(lock, shared, me, ready_fd, cpu):
     if cpu is not None:
         pin_self(cpu)
     os.write(ready_fd, b"r")
-    for _ in range(n):
+    mine = 0
+    while not shared.stop:
         with lock:
             shared.count += 1
+        mine += 1
     shared.end[me] = time.perf_counter()
+    shared.mine[me] = mine
 
 
 def _contended(mp, quick, cpus):
-    n = 5_000 if quick else 100_000
+    """Two processes count under the lock for 1 s (0.1 s with --quick): the
+    shared count must be the sum of what each counted."""
     lock, shared = mp.Lock(), raw_shared(_Counter)
     rfd, wfd = os.pipe()
     try:
         lock.acquire()          # nobody counts before both are ready
-        procs = [mp.Process(target=_increment, args=(lock, shared, i, n, wfd,
+        procs = [mp.Process(target=_increment, args=(lock, shared, i, wfd,
                                                      cpus[i] if cpus else None))
                  for i in range(2)]
         for p in procs:
@@ -109,16 +114,19 @@ def _contended(mp, quick, cpus):
             while len(ready) < 2:
                 ready += os.read(rfd, 2 - len(ready))
             t0 = time.perf_counter()
-        finally:
             lock.release()
+            time.sleep(0.1 if quick else 1.0)
+        finally:
+            shared.stop = 1
             for p in procs:
                 finish(p)
     finally:
         os.close(rfd)
         os.close(wfd)
-    if shared.count != 2 * n:
-        raise AssertionError("counted %d under the lock, not %d" % (shared.count, 2 * n))
-    return 2 * n / (max(shared.end) - t0)
+    if shared.count != sum(shared.mine):
+        raise AssertionError("counted %d under the lock; the processes counted %s"
+                             % (shared.count, list(shared.mine)))
+    return shared.count / (max(shared.end) - t0)
 
 
 @case("Lock contended, 2 processes counting (one core)", unit="ops/s", pin="same")
