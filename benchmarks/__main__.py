@@ -313,7 +313,7 @@ def table(header, rows):
     return "\n".join([line(header), rule] + [line(r) for r in rows])
 
 
-def report(results):
+def report(results, info=None, command=None):
     rows = []
     for rec in results:
         if rec["error"]:
@@ -341,6 +341,12 @@ def report(results):
         out += [""] + ["skipped competitor %s" % n for n in notes]
     out += ["", "ratio: how many times faster cmp is than the stdlib (medians; "
             "above 1: cmp is faster)."]
+    if info:
+        out.append("machine: %s, %d cores, %s, %s, load average %s at the start" % (
+            info["cpu"], info["cores"], info["python"], info["kernel"],
+            " ".join("%.2f" % x for x in info["load_average"])))
+    if command:
+        out.append("command: %s" % command)
     return "\n".join(out)
 
 
@@ -360,7 +366,7 @@ def machine_info():
             "load_average": [round(x, 2) for x in os.getloadavg()]}
     try:
         info["commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=ROOT, capture_output=True,
             text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         info["commit"] = None
@@ -416,7 +422,7 @@ def main(argv=None):
             results.append(run_case(i, progress, path, c, args.quick, timeout))
     except KeyboardInterrupt:
         print("\ninterrupted: reporting the cases that finished", file=sys.stderr)
-    print(report(results))
+    print(report(results, info, command))
     doc = {"command": command, "quick": args.quick, "machine": info,
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
            "seconds": round(time.time() - started, 1), "cases": results}
