@@ -19,6 +19,13 @@ runner kill a hung case (the whole session) and go on.  The two backends
 alternate, and so does which of them goes first in a round (ABBA), so that
 a slow drift of the machine's load weighs on both alike.
 
+--json FILE holds {"command", "quick", "machine": {cpu, cores, usable_cores,
+python, kernel, load_average, commit}, "started", "seconds", "cases": [{name,
+script, unit, higher_is_better, pin, rounds, samples: {target: [values]},
+median: {target: value}, ratio, error, skipped: {target: note}, not_run}]},
+a target being "stdlib", "cmp" or "competitor:NAME".  A pin="cross" case is
+not run (with a note) where the runner may use only one CPU.
+
 Exit status: 0 when every case ran and verified its results, 1 when one
 raised, returned something that is not a positive number, left processes
 running, or did not finish within --timeout (the rest still runs and
@@ -257,7 +264,12 @@ def run_case(index, progress, path, c, quick, timeout):
     samples = {t: [] for t in targets}
     record = {"name": c.name, "script": os.path.basename(path), "unit": c.unit,
               "higher_is_better": c.higher_is_better, "pin": c.pin, "rounds": rounds,
-              "samples": samples, "median": {}, "ratio": None, "error": None, "skipped": {}}
+              "samples": samples, "median": {}, "ratio": None, "error": None, "skipped": {},
+              "not_run": None}
+    if c.pin == "cross" and len(os.sched_getaffinity(0)) < 2:
+        record["not_run"] = "pinned across two cores, and this process may use one CPU"
+        progress.done(index, c.name, "skipped: " + record["not_run"])
+        return record
     for r in range(rounds):
         order = targets if r % 2 == 0 else targets[::-1]
         for target in order:
@@ -318,6 +330,8 @@ def report(results, info=None, command=None):
     for rec in results:
         if rec["error"]:
             rows.append((rec["name"], rec["unit"], "-", "-", "FAILED"))
+        elif rec.get("not_run"):
+            rows.append((rec["name"], rec["unit"], "-", "-", "skipped"))
         else:
             m = rec["median"]
             rows.append((rec["name"], rec["unit"], fmt(m["stdlib"]), fmt(m["cmp"]),
@@ -325,7 +339,7 @@ def report(results, info=None, command=None):
     out = [table(("benchmark", "unit", "stdlib", "cmp", "ratio"), rows)]
     others = []
     for rec in results:
-        if rec["error"]:
+        if rec["ratio"] is None:
             continue
         for target, value in rec["median"].items():
             if target.startswith(COMPETITOR):
@@ -335,10 +349,12 @@ def report(results, info=None, command=None):
     if others:
         out += ["", "cmp against other libraries (ratio above 1: cmp is faster):",
                 table(("benchmark", "unit", "other", "other's", "cmp", "ratio"), others)]
-    notes = sorted({"%s: %s" % (t[len(COMPETITOR):], note)
+    notes = sorted({"competitor %s: %s" % (t[len(COMPETITOR):], note)
                     for rec in results for t, note in rec["skipped"].items()})
+    notes += sorted({"%s: %s" % (rec["name"], rec["not_run"])
+                     for rec in results if rec.get("not_run")})
     if notes:
-        out += [""] + ["skipped competitor %s" % n for n in notes]
+        out += [""] + ["skipped %s" % n for n in notes]
     out += ["", "ratio: how many times faster cmp is than the stdlib (medians; "
             "above 1: cmp is faster)."]
     if info:

@@ -30,7 +30,7 @@ LINE_PLOTS = (
 def write_all(doc, outdir):
     """write_all(doc, outdir) -> (paths written, notes on the plots skipped)."""
     os.makedirs(outdir, exist_ok=True)
-    cases = [c for c in doc["cases"] if not c.get("error")]
+    cases = [c for c in doc["cases"] if c.get("ratio") is not None]
     subtitle = _subtitle(doc)
     written, notes = [], []
     if cases:

@@ -178,3 +178,38 @@ def test_list_and_selection(tmp_path):
     r = run("-k", "no benchmark has this name")
     assert r.returncode == 2
     assert "no benchmark matches" in r.stderr
+
+
+def test_pinning(tmp_path):
+    args = fake_benchmarks(tmp_path, """
+        import os
+
+        def cpus_of_child(mp):
+            with mp.Pool(1) as pool:
+                return len(pool.apply(os.sched_getaffinity, (0,)))
+
+        @case("fake pinned to one core", unit="CPUs", pin="same", repeat=1)
+        def same(mp, quick):
+            assert len(os.sched_getaffinity(0)) == cpus_of_child(mp) == 1
+            return 1.0
+
+        @case("fake across two cores", unit="CPUs", pin="cross", repeat=1)
+        def cross(mp, quick):
+            return float(len(os.sched_getaffinity(0)))
+    """)
+    r = run(*args, "--no-plots")
+    assert r.returncode == 0, r.stderr
+    rows = table_rows(r.stdout)
+    assert rows["fake pinned to one core"] == ["CPUs", "1", "1", "1.00x"]
+    cpus = len(os.sched_getaffinity(0))
+    assert rows["fake across two cores"] == (["CPUs", str(cpus), str(cpus), "1.00x"] if cpus > 1
+                                             else ["CPUs", "-", "-", "skipped"])
+
+    one_cpu = min(os.sched_getaffinity(0))
+    r = subprocess.run([sys.executable, "-m", "benchmarks", *args, "--no-plots"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=10 * TIMEOUT,
+                       preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu}))
+    assert r.returncode == 0, r.stderr
+    rows = table_rows(r.stdout)
+    assert rows["fake across two cores"] == ["CPUs", "-", "-", "skipped"]
+    assert "skipped fake across two cores: pinned across two cores" in r.stdout
