@@ -72,7 +72,7 @@ def _load(path):
             module = importlib.util.module_from_spec(spec)
             sys.modules[modname] = module
             spec.loader.exec_module(module)
-    return [c for c in common.CASES[before:]] or [
+    return common.CASES[before:] or [
         c for c in common.CASES if _case_path(c) == os.path.abspath(path)]
 
 
@@ -93,25 +93,40 @@ def topic(path):
 
 
 def discover(dirs):
-    """[(path, case)] for every case of every bench_*.py in `dirs`."""
-    found, names = [], {}
+    """([(path, case)] for every case of every bench_*.py in `dirs`,
+        [(path, traceback)] for every one that does not import)."""
+    found, broken, names = [], [], {}
     for d in dirs:
         paths = glob.glob(os.path.join(d, "bench_*.py"))
         for path in sorted(paths, key=lambda p: (_rank(topic(p)), p)):
-            for c in _load(path):
+            try:
+                cases = _load(path)
+            except Exception:
+                broken.append((os.path.abspath(path), traceback.format_exc()))
+                continue
+            for c in cases:
                 if c.name in names:
                     raise SystemExit("two cases named %r (%s and %s)" % (c.name, names[c.name], path))
                 names[c.name] = path
                 found.append((os.path.abspath(path), c))
-    return found
+    return found, broken
 
 
-def select(found, patterns):
+def select(found, broken, patterns):
+    """The cases, and the scripts that do not import, that `patterns` name."""
     if not patterns:
-        return found
+        return found, broken
     pats = [p.lower() for p in patterns]
-    return [(path, c) for path, c in found
-            if any(p in c.name.lower() or p == topic(path).lower() for p in pats)]
+    return ([(path, c) for path, c in found
+             if any(p in c.name.lower() or p == topic(path).lower() for p in pats)],
+            [(path, tb) for path, tb in broken if any(p in topic(path).lower() for p in pats)])
+
+
+def broken_record(path, tb):
+    return {"name": os.path.basename(path), "script": os.path.basename(path), "unit": "-",
+            "higher_is_better": True, "pin": None, "rounds": 0, "samples": {}, "median": {},
+            "ratio": None, "error": "the script does not import:\n" + _tail(tb),
+            "skipped": {}, "not_run": None}
 
 
 # -- one measurement, in its own interpreter ------------------------------------
@@ -414,13 +429,16 @@ def main(argv=None):
     if args._one:
         return run_one(json.loads(args._one))
 
-    found = select(discover([PKG_DIR] + args.dir), args.select)
+    found, broken = select(*discover([PKG_DIR] + args.dir), args.select)
     if args.list:
         for path, c in found:
             print("%-10s %-50s %-14s %s" % (topic(path), c.name, c.unit,
                                             "pin=%s" % c.pin if c.pin else ""))
-        return 0
-    if not found:
+        for path, tb in broken:
+            print("%-10s %s does not import: %s" % (topic(path), os.path.basename(path),
+                                                    tb.rstrip().splitlines()[-1]))
+        return 1 if broken else 0
+    if not found and not broken:
         print("no benchmark matches %s (see --list)" % " ".join(args.select), file=sys.stderr)
         return 2
     timeout = args.timeout or (120.0 if args.quick else 300.0)
@@ -432,7 +450,7 @@ def main(argv=None):
               info["python"], info["kernel"]), file=sys.stderr)
     progress = Progress(len(found))
     started = time.time()
-    results = []
+    results = [broken_record(path, tb) for path, tb in broken]
     try:
         for i, (path, c) in enumerate(found, 1):
             results.append(run_case(i, progress, path, c, args.quick, timeout))
@@ -452,7 +470,7 @@ def main(argv=None):
     for rec in results:
         if rec["error"]:
             print("\nFAILED %s\n%s" % (rec["name"], rec["error"]), file=sys.stderr)
-    if failed or len(results) < len(found):
+    if failed or len(results) < len(found) + len(broken):
         return 1
     return 0
 

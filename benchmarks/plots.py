@@ -19,11 +19,22 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa
 
 from benchmarks.common import SIZE, TASKS, parse_param  # noqa: E402
 
+def _bytes(n):
+    for shift, suffix in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift:
+            return "%g %s" % (n / (1 << shift), suffix)
+    return "%d B" % n
+
+
+def _count(n):
+    return "%gk" % (n / 1000) if n >= 1000 else "%d" % n
+
+
 LINE_PLOTS = (
     (SIZE, "queue_throughput_vs_size.png", "queue throughput against message size",
-     "message size (bytes)"),
+     "message size", _bytes),
     (TASKS, "pool_overhead_vs_tasks.png", "pool overhead against task count",
-     "tasks"),
+     "tasks", _count),
 )
 
 
@@ -37,11 +48,11 @@ def write_all(doc, outdir):
         written.append(ratio_plot(cases, os.path.join(outdir, "ratio.png"), subtitle))
     else:
         notes.append("ratio.png: no case finished")
-    for key, filename, title, xlabel in LINE_PLOTS:
+    for key, filename, title, xlabel, xfmt in LINE_PLOTS:
         series = _series(cases, key)
         if series:
             written.append(line_plot(series, os.path.join(outdir, filename), title, xlabel,
-                                     subtitle))
+                                     xfmt, subtitle))
         else:
             notes.append("%s: no case named '... [%s=N]' in this run" % (filename, key))
     return written, notes
@@ -93,7 +104,7 @@ def _series(cases, key):
     return series
 
 
-def line_plot(series, path, title, xlabel, subtitle):
+def line_plot(series, path, title, xlabel, xfmt, subtitle):
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 3.6 * len(series)), squeeze=False)
     for ax, (base, (unit, points)) in zip(axes[:, 0], sorted(series.items())):
         xs = [x for x, _ in points]
@@ -104,7 +115,10 @@ def line_plot(series, path, title, xlabel, subtitle):
             pts = [(x, m[t]) for x, m in points if t in m]
             label = t.split(":", 1)[1] if ":" in t else t
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
-        ax.set_xscale("log", base=2 if max(xs) / max(min(xs), 1) >= 8 else 10)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(xs))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: xfmt(int(round(v)))))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(unit)

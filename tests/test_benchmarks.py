@@ -87,9 +87,12 @@ def test_wrong_result_fails_the_run_and_the_rest_still_reports(tmp_path):
         def rate(mp, quick):
             return 3.0 if mp is cmp else 1.5
     """)
+    (tmp_path / "bench_fakebroken.py").write_text("import no_such_module_for_cmp_benchmarks\n")
     r = run(*args, "--json", str(tmp_path / "r.json"))
     assert r.returncode == 1, r.stdout + r.stderr
     rows = table_rows(r.stdout)
+    assert rows["bench_fakebroken.py"] == ["-", "-", "-", "FAILED"]
+    assert "No module named 'no_such_module_for_cmp_benchmarks'" in r.stderr
     assert rows["fake wrong sum"] == ["ops/s", "-", "-", "FAILED"]
     assert rows["fake garbage"] == ["ops/s", "-", "-", "FAILED"]
     assert rows["fake seconds"] == ["s", "4", "1", "4.00x"]
