@@ -13,9 +13,11 @@ leaves state behind in the process that ran it - cmp's arena and its
 allocator, the stdlib's semaphores, heap and resource tracker, forked
 children, a warm or fragmented allocator, a pinned CPU mask - and a later
 measurement of the other backend in the same process would pay for it or
-profit from it.  A fresh process per measurement costs ~0.1 s, small beside
-the measurement, and gives every sample the same start; it also lets the
-runner kill a hung case (the whole session) and go on.  The two backends
+profit from it.  A fresh process per measurement costs ~0.1 s of wall time
+outside what is measured (the case times its own work), and gives every
+sample the same start; it also lets the runner kill a hung case (the whole
+session, the case's own children included) and go on, and whatever a case
+left running is killed before the next measurement starts.  The two backends
 alternate, and so does which of them goes first in a round (ABBA), so that
 a slow drift of the machine's load weighs on both alike.
 
@@ -26,8 +28,8 @@ median: {target: value}, ratio, error, skipped: {target: note}, not_run}]},
 a target being "stdlib", "cmp" or "competitor:NAME".  A pin="cross" case is
 not run (with a note) where the runner may use only one CPU.
 
-Exit status: 0 when every case ran and verified its results, 1 when one
-raised, returned something that is not a positive number, left processes
+Exit status: 0 when every case ran and verified its results, 1 when a
+script does not import or a case raised, returned something that is not a positive number, left processes
 running, or did not finish within --timeout (the rest still runs and
 prints), 2 for a bad command line or a selection that matches nothing.
 """
@@ -106,7 +108,8 @@ def discover(dirs):
                 continue
             for c in cases:
                 if c.name in names:
-                    raise SystemExit("two cases named %r (%s and %s)" % (c.name, names[c.name], path))
+                    raise SystemExit("two cases named %r (%s and %s)"
+                                     % (c.name, names[c.name], path))
                 names[c.name] = path
                 found.append((os.path.abspath(path), c))
     return found, broken
@@ -446,8 +449,8 @@ def main(argv=None):
     command = "python -m benchmarks" + ("" if not argv else " " + shlex.join(argv))
     print("cmp benchmarks%s: %d case%s, stdlib and cmp alternating, one fresh process per "
           "measurement\nmachine: %s, %d cores, %s, %s" % (
-              " (quick)" if args.quick else "", len(found), "s"[len(found) == 1:], info["cpu"], info["cores"],
-              info["python"], info["kernel"]), file=sys.stderr)
+              " (quick)" if args.quick else "", len(found), "s"[len(found) == 1:],
+              info["cpu"], info["cores"], info["python"], info["kernel"]), file=sys.stderr)
     progress = Progress(len(found))
     started = time.time()
     results = [broken_record(path, tb) for path, tb in broken]
