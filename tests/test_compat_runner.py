@@ -3,6 +3,7 @@ cmp and the stdlib, and reports per class what each passes."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -68,19 +69,27 @@ def test_compare_reports_counts_for_both(tmp_path):
 
 @needs_suite
 def test_require_fails_and_names_the_tests_when_cmp_does_worse(tmp_path):
-    # A package standing in for cmp whose Lock() raises and whose RLock
-    # never lets go: errors in two tests, a hang in the third.
+    # A package standing in for cmp: its first Lock() raises, its second
+    # kills the process, and its RLock never lets go - an error, a crash
+    # and a hang, one in each test of the class.
     pkg = tmp_path / 'brokencmp'
     pkg.mkdir()
     (pkg / '__init__.py').write_text(textwrap.dedent('''
+        import os
+        import signal
         import threading
         import cmp
 
         def __getattr__(name):
             return getattr(cmp, name)
 
+        calls = []
+
         def Lock():
-            raise OSError('broken on purpose')
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError('broken on purpose')
+            os.kill(os.getpid(), signal.SIGSEGV)
 
         class RLock:
             def acquire(self, block=True, timeout=None):
@@ -89,12 +98,20 @@ def test_require_fails_and_names_the_tests_when_cmp_does_worse(tmp_path):
     '''))
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     rc, out = run('--module', 'brokencmp', '--require', CLASS, '--classes', '^$',
-                  '--timeout', '20', '--retries', '0', env=env)
+                  '--test-timeout', '8', '--retries', '0', env=env)
     assert rc == 1, out
     counts, note = table_row(out, CLASS)
-    assert 'cmp worse: 3' in note and 'hang' in note, out
-    assert counts['cmp'][1] == 0 and counts['stdlib'][1] == counts['stdlib'][0] >= 3, out
-    assert re.search(r'test_lock\s+error\s+OSError: broken on purpose', out), out
+    assert 'cmp worse: 3' in note, out
+    # After the crash the class went on in a new process, to the hang.
+    assert 'crash (exit by signal %d) in test_lock_context' % signal.SIGSEGV in note, out
+    assert 'hang (test past 8s) in test_rlock' in note, out
+    assert counts['cmp'][:4] == (3, 0, 0, 3), out
+    assert counts['stdlib'][1] == counts['stdlib'][0] >= 3, out
+    assert re.search(r'test_lock +error +OSError: broken on purpose', out), out
+    # Where it hung and where it died, from faulthandler.
+    assert re.search(r'test_rlock +hang +File .*(\n +File .*)*brokencmp.*, line \d+ in acquire',
+                     out), out
+    assert re.search(r'test_lock_context +crash +File ".*brokencmp.*", line \d+ in Lock', out), out
     assert 'FAILED: cmp does worse than the stdlib in %s' % CLASS in out, out
 
 

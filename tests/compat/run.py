@@ -28,11 +28,13 @@ replaces: Lock, Semaphore, Condition, Event, Barrier, Value, Array,
 SharedCTypes, Queue, Pool).  Every class, about 75 s for both
 implementations on 2 idle cores (3.11):
     make compat COMPAT_ARGS='--compare --all'
-What CI requires:
-    make compat COMPAT_ARGS='--require WithProcessesTestLock,WithProcessesTestSemaphore,WithProcessesTestCondition,WithProcessesTestEvent,WithProcessesTestBarrier'
+What CI requires (--require ci: the Lock, Semaphore, Condition, Event and
+Barrier classes):
+    make compat COMPAT_ARGS='--require ci'
 """
 import argparse
 import concurrent.futures
+import faulthandler
 import importlib.util
 import json
 import os
@@ -65,9 +67,10 @@ DEFAULT = REQUIRED + (
     'WithProcessesTestPoolWorkerLifetime',
 )
 
+# A test's outcome: pass, xfail (expected failure), fail, xpass (unexpected
+# success), error, skip, hang, crash, or notrun (the class ended before it).
 PASSED = ('pass', 'xfail')
-OUTCOMES = ('pass', 'xfail', 'fail', 'xpass', 'error', 'skip', 'hang',
-            'crash', 'notrun')
+BAD = ('fail', 'xpass', 'error', 'hang', 'crash')
 
 
 # ---------------------------------------------------------------- the child
@@ -93,7 +96,16 @@ class _JsonLinesResult:
 
     def startTest(self, test):
         super().startTest(test)
+        if self._test_timeout:
+            # Where a test hangs: dumped to the log just before the parent
+            # gives up on it.
+            faulthandler.dump_traceback_later(max(1.0, self._test_timeout - 3))
         self._emit(event='start', test=test.id())
+
+    def stopTest(self, test):
+        faulthandler.cancel_dump_traceback_later()
+        super().stopTest(test)
+        self._emit(event='stop', test=test.id())
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -153,6 +165,8 @@ def child_main(args):
     result_class = type('Result', (_JsonLinesResult, unittest.TestResult), {})
     result = result_class()
     result._fd = fd
+    result._test_timeout = args.test_timeout
+    faulthandler.enable()
     try:
         module, classes, fallbacks = _install(args.impl, args.module)
     except BaseException:
@@ -268,19 +282,15 @@ class ClassResult:
         worse = {t for t in baseline.outcomes
                  if baseline.passed(t) and not self.passed(t)}
         worse |= {t for t, o in self.outcomes.items()
-                  if t.startswith('(') and t not in baseline.outcomes}
+                  if t.startswith('(') and o in BAD and baseline.outcomes.get(t) not in BAD}
         return sorted(worse)
-
-
-_RANK = {o: i for i, o in enumerate(OUTCOMES)}
 
 
 def _merge(old, new):
     # A test with a failing subtest reports that, never a later success.
     if old is None:
         return new
-    bad = ('fail', 'xpass', 'error', 'hang', 'crash')
-    if old in bad and new not in bad:
+    if old in BAD and new not in BAD:
         return old
     return new
 
@@ -289,8 +299,14 @@ def _short(test_id):
     return test_id.rsplit('.', 1)[-1]
 
 
-def run_child(impl, cls=None, tests=None, timeout=180.0, list_classes=False):
-    """Run one class (or list the classes) in a subprocess under `impl`."""
+def run_child(impl, cls=None, tests=None, timeout=180.0, test_timeout=None,
+              list_classes=False):
+    """Run one class (or list the classes) in a subprocess under `impl`.
+
+    Killed (with all it forked) when it runs past `timeout` seconds, or when
+    one test runs past `test_timeout`: then `hung` is true.  Returns the
+    child's records, its exit status, hung, the seconds it took, and what it
+    printed."""
     fd, out = tempfile.mkstemp(prefix='cmp-compat-', suffix='.jsonl')
     os.close(fd)
     log = tempfile.TemporaryFile()
@@ -302,6 +318,8 @@ def run_child(impl, cls=None, tests=None, timeout=180.0, list_classes=False):
         cmd += ['--cls', cls]
     if tests:
         cmd += ['--tests', ','.join(tests)]
+    if test_timeout:
+        cmd += ['--test-timeout', str(test_timeout)]
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [ROOT] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
@@ -310,19 +328,36 @@ def run_child(impl, cls=None, tests=None, timeout=180.0, list_classes=False):
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                             start_new_session=True)
-    hung = False
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        hung = True
+    records, pending, test_started, hung = [], '', None, False
+    with open(out) as f:
+        while True:
+            try:
+                proc.wait(0.2)
+                finished = True
+            except subprocess.TimeoutExpired:
+                finished = False
+            pending += f.read()
+            *lines, pending = pending.split('\n')
+            for line in lines:
+                rec = json.loads(line)
+                records.append(rec)
+                if rec['event'] == 'start':
+                    test_started = time.monotonic()
+                elif rec['event'] == 'stop':
+                    test_started = None
+            if finished:
+                break
+            now = time.monotonic()
+            if now - start > timeout or (test_timeout and test_started
+                                         and now - test_started > test_timeout):
+                hung = True
+                break
     try:
         os.killpg(proc.pid, signal.SIGKILL)     # leftovers of the tests too
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
     elapsed = time.monotonic() - start
-    with open(out) as f:
-        records = [json.loads(line) for line in f if line.strip()]
     os.unlink(out)
     log.seek(0)
     output = log.read().decode('utf-8', 'replace')
@@ -330,55 +365,78 @@ def run_child(impl, cls=None, tests=None, timeout=180.0, list_classes=False):
     return records, proc.returncode, hung, elapsed, output
 
 
-def run_class(impl, cls, timeout, tests=None):
+def run_class(impl, cls, timeout, test_timeout=None, tests=None):
+    """Run a class's tests under `impl`; after a hang or a crash, the tests
+    not yet run go on in a new subprocess, within `timeout` in all."""
     r = ClassResult(cls, impl)
-    records, rc, hung, r.seconds, output = run_child(impl, cls, tests, timeout)
-    running = None
-    for rec in records:
-        ev = rec['event']
-        if ev == 'tests':
-            r.fallbacks = rec['fallbacks']
-            for t in rec['tests']:
-                r.outcomes[_short(t)] = 'notrun'
-        elif ev == 'start':
-            running = _short(rec['test'])
-        elif ev == 'end':
-            tid = rec['test']
-            prefix = '%s.%s.' % (MODNAME, cls)
-            if tid.startswith(prefix):
-                name = tid[len(prefix):]
-                old = r.outcomes.get(name)
-                r.outcomes[name] = _merge(None if old == 'notrun' else old,
-                                          rec['outcome'])
-                if rec['outcome'] not in ('pass', 'xfail', 'skip') or name not in r.details:
-                    if rec.get('message'):
-                        r.details[name] = (rec['message'], rec.get('where', ''))
+    prefix = '%s.%s.' % (MODNAME, cls)
+    notes = []
+    while True:
+        records, rc, hung, seconds, output = run_child(
+            impl, cls, tests, timeout - r.seconds, test_timeout)
+        r.seconds += seconds
+        running = None
+        for rec in records:
+            ev = rec['event']
+            if ev == 'tests':
+                r.fallbacks = rec['fallbacks']
+                for t in rec['tests']:
+                    r.outcomes.setdefault(_short(t), 'notrun')
+            elif ev == 'start':
+                running = _short(rec['test'])
+            elif ev == 'stop':
                 running = None
-            else:               # setUpClass, tearDownClass: a test of their own
-                name = '(%s)' % tid.split(' ')[0]
-                r.outcomes[name] = _merge(r.outcomes.get(name), rec['outcome'])
-                r.details[name] = (rec.get('message', ''), rec.get('where', ''))
-        elif ev == 'fixture':   # setUpModule, tearDownModule
-            r.fixture.append((rec['name'], rec['message'], rec.get('where', '')))
-        elif ev == 'load-error':
-            r.status = 'load-error'
-            r.note = rec['message'].strip().splitlines()[-1]
-            r.details['(load)'] = (rec['message'].strip(), '')
-    done = any(rec['event'] == 'done' for rec in records)
-    if hung:
-        r.status = 'hang'
-        r.note = 'hang (timeout %ds)%s' % (
-            timeout, ' in ' + running if running else '')
+            elif ev == 'end':
+                tid = rec['test']
+                if tid.startswith(prefix):
+                    name = tid[len(prefix):]
+                    old = r.outcomes.get(name)
+                    r.outcomes[name] = _merge(None if old == 'notrun' else old,
+                                              rec['outcome'])
+                    if rec['outcome'] not in ('pass', 'xfail', 'skip') or name not in r.details:
+                        if rec.get('message'):
+                            r.details[name] = (rec['message'], rec.get('where', ''))
+                else:           # setUpClass, tearDownClass: a test of their own
+                    name = '(%s)' % tid.split(' ')[0]
+                    r.outcomes[name] = _merge(r.outcomes.get(name), rec['outcome'])
+                    r.details[name] = (rec.get('message', ''), rec.get('where', ''))
+            elif ev == 'fixture':   # setUpModule, tearDownModule
+                if (rec['name'], rec['message'], rec.get('where', '')) not in r.fixture:
+                    r.fixture.append((rec['name'], rec['message'], rec.get('where', '')))
+            elif ev == 'load-error':
+                r.status = 'load-error'
+                notes.append(rec['message'].strip().splitlines()[-1])
+                r.details['(load)'] = (rec['message'].strip(), '')
+        done = any(rec['event'] == 'done' for rec in records)
+        if not hung and (done or r.status == 'load-error'):
+            break
+        lines = output.strip().splitlines()
+        dumps = [i for i, line in enumerate(lines)
+                 if line.startswith(('Timeout (', 'Fatal Python error'))]
+        if dumps:                   # faulthandler: where the test hung or died
+            frames = [l for l in lines[dumps[-1] + 1:] if l.startswith('  File')]
+            # Innermost first; the harness's frames below the test say nothing.
+            lines = frames[:next((i for i, l in enumerate(frames) if '/unittest/' in l),
+                                 12)][:12]
+        tail = '\n'.join(lines[-25:])
+        if hung:
+            r.status = 'hang'
+            what = 'hang (%s)' % ('test past %ds' % test_timeout if running
+                                  and r.seconds < timeout else 'class past %ds' % timeout)
+        else:
+            r.status = 'crash'
+            what = 'crash (exit %s)' % (rc if rc >= 0 else 'by signal %d' % -rc)
         if running:
-            r.outcomes[running] = 'hang'
-    elif not done and r.status == 'ok':
-        r.status = 'crash'
-        r.note = 'child exited %s%s' % (
-            rc if rc >= 0 else 'by signal %d' % -rc,
-            ' in ' + running if running else '')
-        if running:
-            r.outcomes[running] = 'crash'
-        r.details['(output)'] = ('\n'.join(output.strip().splitlines()[-15:]), '')
+            r.outcomes[running] = 'hang' if hung else 'crash'
+            r.details[running] = (tail, '')
+            notes.append('%s in %s' % (what, running))
+        else:
+            notes.append(what)
+            r.details['(output)'] = (tail, '')
+        tests = [t for t, o in r.outcomes.items() if o == 'notrun']
+        if not tests or not running or r.seconds >= timeout - 1:
+            break
+    r.note = '; '.join(notes)
     return r
 
 
@@ -457,7 +515,8 @@ def print_details(rows, impls, only_worse, out=sys.stdout):
             print('  %s [%s]%s' % (cls, impl, ' ' + r.note if r.note else ''), file=out)
             for t in tests:
                 message, where = r.details.get(t, ('', ''))
-                lines = message.strip().splitlines()[:3] or ['']
+                lines = message.strip().splitlines()[
+                    :12 if r.outcomes.get(t) in ('hang', 'crash') else 3] or ['']
                 print('    %-40s %-6s %s%s' % (
                     t, r.outcomes.get(t, 'notrun'), lines[0],
                     '  (%s)' % where if where else ''), file=out)
@@ -484,9 +543,12 @@ def main(argv=None):
     ap.add_argument('--list', action='store_true', help='list the classes and exit')
     ap.add_argument('--require', metavar='CLASSES', default='',
                     help='comma-separated classes that must do no worse under '
-                         'cmp than under the stdlib (exit status 1 otherwise)')
-    ap.add_argument('--timeout', type=float, default=180.0,
-                    help='seconds per class and implementation (default 180)')
+                         'cmp than under the stdlib (exit status 1 otherwise); '
+                         '"ci": %s' % ', '.join(REQUIRED))
+    ap.add_argument('--timeout', type=float, default=300.0,
+                    help='seconds per class and implementation (default 300)')
+    ap.add_argument('--test-timeout', type=float, default=60.0,
+                    help='seconds per test (default 60)')
     ap.add_argument('--retries', type=int, default=1,
                     help='re-runs, under cmp, of the tests where cmp does worse')
     ap.add_argument('-j', '--jobs', type=int, default=1,
@@ -518,7 +580,12 @@ def main(argv=None):
     if args.list:
         print('\n'.join(available))
         return 0
-    required = [c.strip() for c in args.require.split(',') if c.strip()]
+    if args.require == 'ci':
+        required = list(REQUIRED)
+    else:
+        required = [c.strip() for c in args.require.split(',') if c.strip()]
+    if required and args.baseline:
+        ap.error('--require compares cmp with the stdlib: not with --baseline')
     unknown = [c for c in required if c not in available]
     if unknown:
         ap.error('no such class: %s' % ', '.join(unknown))
@@ -549,7 +616,7 @@ def main(argv=None):
 
     def one(job):
         impl, cls = job
-        r = run_class(impl, cls, args.timeout)
+        r = run_class(impl, cls, args.timeout, args.test_timeout)
         c = r.counts()
         print('  %-40s %-6s %3d passed of %3d run in %5.1fs%s' % (
             cls, impl, c['passed'], c['run'], r.seconds,
@@ -565,10 +632,12 @@ def main(argv=None):
         for cls in classes:
             r = results[cls]['cmp']
             for _ in range(args.retries):
-                worse = r.worse_than(results[cls]['stdlib'])
+                worse = [t for t in r.worse_than(results[cls]['stdlib'])
+                         if not t.startswith('(')]
                 if not worse:
                     break
-                again = run_class('cmp', cls, args.timeout, tests=worse)
+                again = run_class('cmp', cls, args.timeout, args.test_timeout,
+                                  tests=worse)
                 for t in worse:
                     if again.passed(t):
                         r.outcomes[t] = again.outcomes[t]

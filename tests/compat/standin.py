@@ -74,20 +74,13 @@ def _make_import(standin):
     def cmp_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and (name == 'multiprocessing'
                            or name.startswith('multiprocessing.')):
-            parts = name.split('.')
-            for part in parts[1:]:
-                if part not in SUBMODULES:
-                    raise ModuleNotFoundError(
-                        'No module named %r' % name, name=name)
-            if not fromlist:
-                # `import multiprocessing.X` binds the package; make sure X
-                # exists so that `multiprocessing.X` works afterwards.
-                if len(parts) > 1:
-                    _cmp_submodule(parts[1])
+            if name == 'multiprocessing':
                 return standin
-            if len(parts) == 1:
-                return standin
-            return _cmp_submodule(parts[1])
+            # `import multiprocessing.X` binds the package (X imported, so
+            # that `multiprocessing.X` works); `from multiprocessing.X
+            # import Y` wants X.
+            module = _cmp_submodule(name.split('.', 1)[1])
+            return module if fromlist else standin
         return real_import(name, globals, locals, fromlist, level)
 
     return cmp_import
