@@ -1,5 +1,5 @@
 # Seed tutorial 003, "进程同步(使用Condition)".
-# Changed for the test: the main process sleeps 0.5 s instead of 2 between
+# Changed for the test: the main process sleeps 1 s instead of 2 between
 # starts (the program relies on each consumer waiting by then).
 #encoding=utf-8
 
@@ -28,7 +28,7 @@ if __name__ == '__main__':
   p3 = mp.Process(name = "p3", target = producer, args=(condition,))
 
   p1.start()
-  time.sleep(0.5)
+  time.sleep(1)
   p2.start()
-  time.sleep(0.5)
+  time.sleep(1)
   p3.start()
