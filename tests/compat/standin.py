@@ -35,11 +35,13 @@ package = 'cmp'
 
 
 def _cmp_submodule(name):
+    """cmp's submodule `name` ('pool', 'dummy.connection'), else the stdlib's."""
+    wanted = package + '.' + name
     try:
-        return importlib.import_module(package + '.' + name)
+        return importlib.import_module(wanted)
     except ModuleNotFoundError as e:
-        if e.name != package + '.' + name:
-            raise
+        if not (e.name == wanted or wanted.startswith(str(e.name) + '.')):
+            raise           # cmp's module is there but imports what is not
     if name not in fallbacks:
         fallbacks.append(name)
     return importlib.import_module('multiprocessing.' + name)
