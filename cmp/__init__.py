@@ -18,6 +18,30 @@ def RLock():
     return _RLock(ctx=None)
 
 
+def RawValue(typecode_or_type, *args):
+    """Returns a shared object"""
+    from .sharedctypes import RawValue
+    return RawValue(typecode_or_type, *args)
+
+
+def RawArray(typecode_or_type, size_or_initializer):
+    """Returns a shared array"""
+    from .sharedctypes import RawArray
+    return RawArray(typecode_or_type, size_or_initializer)
+
+
+def Value(typecode_or_type, *args, lock=True):
+    """Returns a synchronized shared object"""
+    from .sharedctypes import Value
+    return Value(typecode_or_type, *args, lock=lock)
+
+
+def Array(typecode_or_type, size_or_initializer, *, lock=True):
+    """Returns a synchronized shared array"""
+    from .sharedctypes import Array
+    return Array(typecode_or_type, size_or_initializer, lock=lock)
+
+
 def __getattr__(name):
     # Until every name has its own definition: the stdlib's fork context.
     import multiprocessing
