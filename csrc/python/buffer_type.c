@@ -295,11 +295,17 @@ static PyObject *sync_setup(PyObject *op, PyObject *const *args, Py_ssize_t narg
         c = u[0];
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    char *data = view.buf;
-    Py_ssize_t len = view.len;
-    PyBuffer_Release(&view);
+    char *data = NULL;
+    Py_ssize_t len = 0;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) {
+        /* Not a ctypes object (the stdlib wraps anything): no fast path. */
+        PyErr_Clear();
+        c = 0;
+    } else {
+        data = view.buf;
+        len = view.len;
+        PyBuffer_Release(&view);
+    }
     Py_ssize_t itemsize = (Py_ssize_t)cmp_code_size(c);
     if (c && (itemsize == 0 || length < 0 || len < length * itemsize ||
               ((uintptr_t)data % (uintptr_t)itemsize) != 0)) {
@@ -870,7 +876,11 @@ static PyType_Spec array_spec = {
 static int add_type(PyObject *module, PyType_Spec *spec, PyObject *base,
                     PyObject **out)
 {
-    PyObject *tp = PyType_FromModuleAndSpec(module, spec, base);
+    PyObject *bases = base ? PyTuple_Pack(1, base) : NULL;
+    if (base && !bases)
+        return -1;
+    PyObject *tp = PyType_FromModuleAndSpec(module, spec, bases);
+    Py_XDECREF(bases);
     if (!tp)
         return -1;
     Py_INCREF(tp);
