@@ -250,6 +250,9 @@ class Synchronized(SynchronizedBase, _cmp.SyncValue):
     """A Value with a lock: ``.value`` (C fast path), atomics."""
 
 
+Synchronized._set_fast_type(Synchronized)
+
+
 class SynchronizedArray(SynchronizedBase, _cmp.SyncArray):
     """An Array with a lock: items, slices, len, iteration, buffer."""
 

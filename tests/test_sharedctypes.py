@@ -666,3 +666,24 @@ def test_refcounts_do_not_leak():
         with v:
             pass
     assert (sys.getrefcount(x), sys.getrefcount(v), sys.getrefcount(arr)) == before
+
+
+def test_subclass_may_redefine_value(mp):
+    sc = _sharedctypes(mp)
+
+    class Doubling(sc.Synchronized):
+        @property
+        def value(self):
+            return self.get_obj().value * 2
+
+        @value.setter
+        def value(self, v):
+            self.get_obj().value = v + 1
+
+    d = Doubling(mp.RawValue('i', 1), mp.RLock())
+    d.value = 4
+    assert d.get_obj().value == 5 and d.value == 10
+    plain = mp.Value('i')
+    plain.value = 3
+    plain.other = 'x'
+    assert plain.value == 3 and plain.other == 'x'

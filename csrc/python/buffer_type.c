@@ -485,6 +485,30 @@ static int value_set(PyObject *op, PyObject *v, void *unused)
     return sync_release(s, r < 0);
 }
 
+/* The Python class whose `value` is this type's descriptor, unchanged
+ * (cmp.sharedctypes.Synchronized): its writes skip the generic attribute
+ * lookup.  Subclasses, which may redefine `value`, take the generic path. */
+static PyObject *value_fast_type;
+
+static int value_setattro(PyObject *op, PyObject *name, PyObject *v)
+{
+    if (name == str_value && v && (PyObject *)Py_TYPE(op) == value_fast_type)
+        return value_set(op, v, NULL);
+    return PyObject_GenericSetAttr(op, name, v);
+}
+
+static PyObject *value_set_fast_type(PyObject *cls, PyObject *tp)
+{
+    (void)cls;
+    if (!PyType_Check(tp) || !PyType_IsSubtype((PyTypeObject *)tp, (PyTypeObject *)cls)) {
+        PyErr_SetString(PyExc_TypeError, "a subclass of SyncValue expected");
+        return NULL;
+    }
+    Py_INCREF(tp);
+    Py_XSETREF(value_fast_type, tp);
+    Py_RETURN_NONE;
+}
+
 static PyObject *value_fetch_add(PyObject *op, PyObject *const *args,
                                  Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -534,6 +558,9 @@ static PyGetSetDef value_getset[] = {
 };
 
 static PyMethodDef value_methods[] = {
+    {"_set_fast_type", value_set_fast_type, METH_O | METH_CLASS,
+     "_set_fast_type($cls, tp, /)\n--\n\n"
+     "Writes of tp().value skip the generic attribute lookup."},
     {"fetch_add", (PyCFunction)(void (*)(void))value_fetch_add,
      METH_FASTCALL | METH_KEYWORDS,
      "fetch_add($self, /, delta=1)\n--\n\n"
@@ -553,6 +580,7 @@ static PyMethodDef value_methods[] = {
 };
 
 static PyType_Slot value_slots[] = {
+    {Py_tp_setattro, value_setattro},
     {Py_tp_dealloc, sync_dealloc},
     {Py_tp_traverse, sync_traverse},
     {Py_tp_clear, sync_clear},
