@@ -44,34 +44,35 @@ def value_write(mp, quick):
     return rate
 
 
-@case("with v.get_lock(): v.value += 1", unit="ops/s")
-def value_locked_increment(mp, quick):
-    n, v = _n(quick, 500_000), mp.Value('i')
-    t0 = time.perf_counter()
+def _locked_increments(v, n):
     for _ in repeat(None, n):
         with v.get_lock():
             v.value += 1
+
+
+def _atomic_increments(v, n):
+    for _ in repeat(None, n):
+        v.fetch_add(1)
+
+
+def _count(mp, quick, loop):
+    n, v = _n(quick, 500_000), mp.Value('i')
+    t0 = time.perf_counter()
+    loop(v, n)
     rate = _rate(n, t0)
     assert v.value == n, v.value
     return rate
+
+
+@case("with v.get_lock(): v.value += 1", unit="ops/s")
+def value_locked_increment(mp, quick):
+    return _count(mp, quick, _locked_increments)
 
 
 @case("shared counter +1 (stdlib: locked += 1; cmp: v.fetch_add(1))", unit="ops/s")
 def value_atomic_increment(mp, quick):
-    n, v = _n(quick, 500_000), mp.Value('i')
-    if hasattr(v, 'fetch_add'):
-        fetch_add = v.fetch_add
-        t0 = time.perf_counter()
-        for _ in repeat(None, n):
-            fetch_add(1)
-    else:
-        t0 = time.perf_counter()
-        for _ in repeat(None, n):
-            with v.get_lock():
-                v.value += 1
-    rate = _rate(n, t0)
-    assert v.value == n, v.value
-    return rate
+    atomic = hasattr(mp.Value('i'), 'fetch_add')
+    return _count(mp, quick, _atomic_increments if atomic else _locked_increments)
 
 
 @case("Array('d', 1000) element get (lock=True)", unit="ops/s")
