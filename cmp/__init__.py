@@ -1,48 +1,22 @@
-"""cmp: a faster backend for multiprocessing.
+"""cmp: a faster backend for multiprocessing on Linux.
 
     import cmp as multiprocessing
+
+The names, signatures and behaviour are the stdlib's multiprocessing; the
+locks, semaphores, events, shared values, queues and pools are cmp's own,
+built on futexes in a shared-memory arena.  The default start method is
+fork on every Python version.  See README.rst.
 """
 from . import _core  # noqa: F401  (creates the shared arena first)
-from .synchronize import Lock as _Lock, RLock as _RLock  # noqa: F401
+from . import context, process, reduction  # noqa: F401  (as the stdlib's)
 
 __version__ = "0.1.0"
 
+# Every public attribute of the default context is a name of the package,
+# as in the stdlib: cmp.Lock is cmp.context._default_context.Lock.
+__all__ = [x for x in dir(context._default_context) if not x.startswith('_')]
+globals().update((name, getattr(context._default_context, name))
+                 for name in __all__)
 
-def Lock():
-    """Returns a non-recursive lock object."""
-    return _Lock(ctx=None)
-
-
-def RLock():
-    """Returns a recursive lock object."""
-    return _RLock(ctx=None)
-
-
-def RawValue(typecode_or_type, *args):
-    """Returns a shared object"""
-    from .sharedctypes import RawValue
-    return RawValue(typecode_or_type, *args)
-
-
-def RawArray(typecode_or_type, size_or_initializer):
-    """Returns a shared array"""
-    from .sharedctypes import RawArray
-    return RawArray(typecode_or_type, size_or_initializer)
-
-
-def Value(typecode_or_type, *args, lock=True):
-    """Returns a synchronized shared object"""
-    from .sharedctypes import Value
-    return Value(typecode_or_type, *args, lock=lock)
-
-
-def Array(typecode_or_type, size_or_initializer, *, lock=True):
-    """Returns a synchronized shared array"""
-    from .sharedctypes import Array
-    return Array(typecode_or_type, size_or_initializer, lock=lock)
-
-
-def __getattr__(name):
-    # Until every name has its own definition: the stdlib's fork context.
-    import multiprocessing
-    return getattr(multiprocessing.get_context("fork"), name)
+SUBDEBUG = 5
+SUBWARNING = 25
