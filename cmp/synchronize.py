@@ -5,9 +5,12 @@ Extension: these objects may be pickled to any process of the same process
 tree at any time (through a queue, as Pool arguments), not only passed at
 process creation.
 """
+import sys
 import threading
+import time
 
 from multiprocessing import process as _process
+from multiprocessing import synchronize as _mpsync
 from multiprocessing.synchronize import SEM_VALUE_MAX  # noqa: F401
 
 from . import _cmp
@@ -18,6 +21,10 @@ __all__ = [
     'Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Condition', 'Event',
     'Barrier', 'OwnerDiedWarning',
 ]
+
+
+# Whether this version's threading.Barrier refuses parties < 1.
+_BARRIER_CHECKS_PARTIES = sys.version_info >= (3, 13)
 
 
 def _holder_name():
@@ -88,3 +95,141 @@ class RLock(_cmp.RLock):
 
     def __reduce__(self):
         return reduce_shared(self)
+
+
+class Semaphore(_cmp.Semaphore):
+    """A counting semaphore shared by the processes of a tree.
+
+    A process killed while it holds units keeps them (a semaphore has no
+    owner), as with the stdlib's.
+    """
+    __slots__ = ('__weakref__',)
+
+    def __init__(self, value=1, *, ctx):
+        super().__init__(value)
+
+    def __repr__(self):
+        try:
+            value = self._get_value()
+        except Exception:
+            value = 'unknown'
+        return '<%s(value=%s)>' % (self.__class__.__name__, value)
+
+    def __reduce__(self):
+        return reduce_shared(self)
+
+
+class BoundedSemaphore(Semaphore):
+    """A semaphore that refuses to be released above its initial value."""
+    __slots__ = ()
+
+    def __init__(self, value=1, *, ctx):
+        _cmp.Semaphore.__init__(self, value, value)
+
+    def __repr__(self):
+        try:
+            value = self._get_value()
+            maxvalue = self._maxvalue()
+        except Exception:
+            value = maxvalue = 'unknown'
+        return '<%s(value=%s, maxvalue=%s)>' % (
+            self.__class__.__name__, value, maxvalue)
+
+
+class Event(_cmp.Event):
+    """An event flag shared by the processes of a tree."""
+    __slots__ = ('__weakref__',)
+
+    def __init__(self, *, ctx):
+        super().__init__()
+
+    def __reduce__(self):
+        return reduce_shared(self)
+
+    if '__repr__' in _mpsync.Event.__dict__:
+        def __repr__(self):
+            set_status = 'set' if self.is_set() else 'unset'
+            return f"<{type(self).__qualname__} at {id(self):#x} {set_status}>"
+    else:
+        def __repr__(self):
+            cls = type(self)
+            return '<%s.%s object at %#x>' % (cls.__module__, cls.__qualname__, id(self))
+
+
+class Condition(_cmp.Condition):
+    """A condition variable shared by the processes of a tree, over a cmp
+    Lock or RLock (by default a new RLock).
+
+    Pickling it pickles its lock along.
+    """
+
+    def __init__(self, lock=None, *, ctx):
+        super().__init__(lock or RLock(ctx=ctx))
+        self._make_methods()
+
+    def _make_methods(self):
+        self.acquire = self._lock.acquire
+        self.release = self._lock.release
+
+    def __reduce__(self):
+        return reduce_shared(self, self._lock)
+
+    def __setstate__(self, lock):
+        self._set_lock(lock)
+        self._make_methods()
+
+    def __repr__(self):
+        try:
+            num_waiters = self._num_waiters()
+        except Exception:
+            num_waiters = 'unknown'
+        return '<%s(%s, %s)>' % (self.__class__.__name__, self._lock, num_waiters)
+
+    def wait_for(self, predicate, timeout=None):
+        """wait_for(predicate, timeout=None)
+
+        Wait until predicate() is true or the timeout passes; return the
+        predicate's last result.
+        """
+        result = predicate()
+        if result:
+            return result
+        if timeout is not None:
+            endtime = time.monotonic() + timeout
+        else:
+            endtime = None
+            waittime = None
+        while not result:
+            if endtime is not None:
+                waittime = endtime - time.monotonic()
+                if waittime <= 0:
+                    break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+
+class Barrier(_cmp.Barrier):
+    """A barrier shared by the processes of a tree, with threading.Barrier's
+    behaviour.
+
+    Pickling it pickles its action and default timeout along.  If a process
+    dies inside the barrier's short internal critical section, the barrier
+    is broken for the others.
+    """
+
+    def __init__(self, parties, action=None, timeout=None, *, ctx):
+        if _BARRIER_CHECKS_PARTIES and parties < 1:
+            raise ValueError("parties must be > 0")
+        super().__init__(parties, action, timeout)
+
+    def __reduce__(self):
+        return reduce_shared(self, (self._action, self._timeout))
+
+    def __setstate__(self, state):
+        self._action, self._timeout = state
+
+    if '__repr__' in threading.Barrier.__dict__:
+        __repr__ = threading.Barrier.__repr__
+
+

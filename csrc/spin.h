@@ -1,0 +1,88 @@
+/*
+ * spin.h - bounded, adaptive spinning before a futex sleep.
+ *
+ * A waiter whose partner runs on another core usually gets its answer within
+ * a few microseconds: spinning that long is much cheaper than a futex sleep
+ * and wake-up.  A waiter whose partner is slow, or shares its only core,
+ * wastes the time it spins.  So each object keeps one shared word, `est`,
+ * an estimate in nanoseconds of how long its waiters wait, and a waiter
+ * spins for at most min(2 * est + CMP_SPIN_FLOOR_NS, CMP_SPIN_CEIL_NS):
+ *
+ *   - a spin that succeeds after t ns moves est a quarter of the way to t;
+ *   - a waiter that had to sleep reports the whole wait: a wait shorter than
+ *     the ceiling (a longer spin would have caught it) moves est towards its
+ *     length, a longer one lets est decay by a quarter.
+ *
+ * Nobody spins when the calling thread may run on one CPU only (a partner
+ * can then only answer once we stop).  The estimate is a hint: every access
+ * is relaxed, and a lost update only makes one spin longer or shorter.
+ *
+ * Spinning happens in the cores' slow paths, which the bindings call with
+ * the interpreter lock released.
+ */
+#ifndef CMP_SPIN_H
+#define CMP_SPIN_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "futex.h"
+
+#define CMP_SPIN_FLOOR_NS 2000u     /* spin at least this long (when at all) */
+#define CMP_SPIN_CEIL_NS 40000u     /* never spin longer than this */
+#define CMP_SPIN_CHECK_EVERY 32     /* pauses between two clock readings */
+
+/* 1 when this thread may run on more than one CPU (spinning can pay). */
+int cmp_spin_worthwhile(void);
+
+static inline uint64_t cmp_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static inline void cmp_spin_learn(uint32_t *est, uint64_t took_ns)
+{
+    /* Relaxed: a hint (see above). */
+    uint32_t e = __atomic_load_n(est, __ATOMIC_RELAXED);
+    int64_t target = took_ns < CMP_SPIN_CEIL_NS ? (int64_t)took_ns : 0;
+    int64_t next = (int64_t)e + (target - (int64_t)e) / 4;
+    __atomic_store_n(est, (uint32_t)(next < 0 ? 0 : next), __ATOMIC_RELAXED);
+}
+
+/* Spin until ready(arg) returns nonzero or the budget runs out.  Returns
+ * ready's last answer.  *start receives the time the wait began (pass it to
+ * cmp_spin_slept after a sleep). */
+typedef int (*cmp_ready_fn)(void *arg);
+
+static inline int cmp_spin(uint32_t *est, cmp_ready_fn ready, void *arg,
+                           uint64_t *start)
+{
+    *start = cmp_now_ns();
+    if (!cmp_spin_worthwhile())
+        return ready(arg);
+    /* Relaxed: a hint. */
+    uint64_t limit = 2u * (uint64_t)__atomic_load_n(est, __ATOMIC_RELAXED) +
+                     CMP_SPIN_FLOOR_NS;
+    if (limit > CMP_SPIN_CEIL_NS)
+        limit = CMP_SPIN_CEIL_NS;
+    for (unsigned i = 1;; i++) {
+        int r = ready(arg);
+        if (r) {
+            cmp_spin_learn(est, cmp_now_ns() - *start);
+            return r;
+        }
+        cmp_cpu_relax();
+        if (i % CMP_SPIN_CHECK_EVERY == 0 && cmp_now_ns() - *start >= limit)
+            return 0;
+    }
+}
+
+/* After a sleep that ended with the wait satisfied. */
+static inline void cmp_spin_slept(uint32_t *est, uint64_t start)
+{
+    cmp_spin_learn(est, cmp_now_ns() - start);
+}
+
+#endif /* CMP_SPIN_H */
