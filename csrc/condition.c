@@ -33,12 +33,14 @@ static int ready(void *p)
     return eligible(a->c, a->epoch) && take_token(a->c);
 }
 
-int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d)
+int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept)
 {
     uint64_t start;
     spin_arg a = {c, epoch};
+    *slept = 0;
     if (cmp_spin(&c->spin, ready, &a, &start))
         return 0;
+    *slept = 1;
     int r = 0;
     /* Sequentially consistent with notify's bump of seq and its read of
      * sleepers: either we see the new seq or it sees us. */
@@ -47,9 +49,11 @@ int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d)
         uint32_t now = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
         if (now != epoch && take_token(c))
             break;
-        r = futex_wait(&c->seq, now, d);
-        if (r == ETIMEDOUT || r == EINTR)
+        cmp_deadline nap = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
+        r = futex_wait(&c->seq, now, &nap);
+        if (r == EINTR || (r == ETIMEDOUT && cmp_deadline_passed(d)))
             break;
+        r = 0;
     }
     /* Relaxed: a stale larger count only costs notify one spare wake. */
     __atomic_fetch_sub(&c->sleepers, 1, __ATOMIC_RELAXED);
@@ -68,7 +72,7 @@ int cmp_cond_give_up(cmp_cond *c, uint32_t epoch)
     return 0;
 }
 
-uint32_t cmp_cond_notify(cmp_cond *c, uint32_t n)
+uint32_t cmp_cond_notify(cmp_cond *c, cmp_lock *l, uint32_t n)
 {
     /* Relaxed: guarded by the user lock, which the caller holds. */
     uint32_t w = __atomic_load_n(&c->waiters, __ATOMIC_RELAXED);
@@ -78,9 +82,15 @@ uint32_t cmp_cond_notify(cmp_cond *c, uint32_t n)
     __atomic_store_n(&c->waiters, w - k, __ATOMIC_RELAXED);
     /* Release: a waiter that takes a token sees the count we wrote. */
     __atomic_fetch_add(&c->tokens, k, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&c->seq, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&c->sleepers, __ATOMIC_SEQ_CST) != 0)
-        futex_wake(&c->seq, (int)(k > 0x7fffffffu ? 0x7fffffffu : k));
+    uint32_t now = __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&c->sleepers, __ATOMIC_SEQ_CST) != 0) {
+        /* We own the lock, so its word holds our id: mark it so that our
+         * release wakes the sleepers we move onto it.  Relaxed: the
+         * release's own read-modify-write of the word sees it. */
+        __atomic_fetch_or(&l->word, LOCK_WAITERS, __ATOMIC_RELAXED);
+        syscall(SYS_futex, &c->seq, FUTEX_CMP_REQUEUE, 0,
+                (unsigned long)(k > 0x7fffffffu ? 0x7fffffffu : k), &l->word, now);
+    }
     return k;
 }
 
@@ -95,8 +105,18 @@ static int lock_ready(void *p)
     return cmp_lock_try(a->l, a->me);
 }
 
-int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, const cmp_deadline *d)
+int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
+                    const cmp_deadline *d)
 {
+    if (slept) {
+        /* Others may sleep on the lock word with us: keep LOCK_WAITERS.
+         * Acquire: we take the lock. */
+        uint32_t v = LOCK_UNLOCKED;
+        if (__atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return 0;
+        return cmp_lock_acquire_slow(l, me, d);
+    }
     uint64_t start;
     relock_arg a = {l, me};
     if (cmp_spin(&c->lock_spin, lock_ready, &a, &start))

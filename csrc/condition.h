@@ -28,7 +28,10 @@
  *                waiters -= 1 (False)
  *
  * notify(n) (user lock held): k = min(n, waiters); waiters -= k;
- * tokens += k; seq += 1; wake k sleepers if anyone sleeps.  So at most n
+ * tokens += k; seq += 1; if anyone sleeps, move up to k sleepers from seq
+ * to the user lock's word (FUTEX_CMP_REQUEUE) and set the lock's
+ * LOCK_WAITERS bit: they wake when the notifier releases the lock instead
+ * of waking now only to block on the lock it still holds.  So at most n
  * waiters wake per notify(n), and only waiters that registered before it:
  * a later waiter is not eligible until the next notify.  Invariants:
  * waiters + tokens = the waiters present; tokens <= the eligible waiters
@@ -37,6 +40,11 @@
  *
  * Eligibility compares seq with e, so a waiter that sleeps through exactly
  * 2^32 notifies would miss its turn: not a practical concern.
+ *
+ * A waiter that slept re-acquires the lock with LOCK_WAITERS set (others
+ * may have been moved to the lock word with it), as lock.c's slow path
+ * does.  Sleeps are cut into CMP_LIVENESS_INTERVAL naps, so a waiter moved
+ * to the word of a lock whose holder died still notices (lock.h).
  *
  * Killed processes: a waiter killed while WAITING leaves its count in
  * `waiters` (a later notify hands it a token nobody takes: one wake-up is
@@ -72,19 +80,22 @@ static inline uint32_t cmp_cond_register(cmp_cond *c)
 
 /* WAITING: call with the user lock released and without the interpreter
  * lock.  Returns 0 (NOTIFIED: a token was taken), ETIMEDOUT or EINTR (then
- * call cmp_cond_give_up with the user lock held again). */
-int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d);
+ * call cmp_cond_give_up with the user lock held again).  *slept tells
+ * whether it slept (pass it on to cmp_cond_relock). */
+int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept);
 
 /* GAVE UP: with the user lock held.  1 when a token was taken after all. */
 int cmp_cond_give_up(cmp_cond *c, uint32_t epoch);
 
-/* Re-acquire the user lock `l` as `me` (spinning adaptively first); the
- * result of cmp_lock_acquire_slow.  Without the interpreter lock. */
-int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, const cmp_deadline *d);
+/* Re-acquire the user lock `l` as `me` (spinning adaptively first; with
+ * LOCK_WAITERS when `slept`); the result of cmp_lock_acquire_slow.  Without
+ * the interpreter lock. */
+int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
+                    const cmp_deadline *d);
 
-/* With the user lock held: wake up to n waiters; returns how many tokens
- * were handed out. */
-uint32_t cmp_cond_notify(cmp_cond *c, uint32_t n);
+/* With the user lock `l` held: wake up to n waiters; returns how many
+ * tokens were handed out. */
+uint32_t cmp_cond_notify(cmp_cond *c, cmp_lock *l, uint32_t n);
 
 /* Waiters present (registered, not yet gone): for repr. */
 static inline uint32_t cmp_cond_present(const cmp_cond *c)

@@ -77,29 +77,33 @@ static int lock_is_mine(CondObject *self)
 typedef struct {
     cmp_cond *c;
     uint32_t epoch;
+    int slept;
 } wait_arg;
 
 static int wait_cond(void *p, const cmp_deadline *d)
 {
     wait_arg *w = p;
-    return cmp_cond_wait(w->c, w->epoch, d);
+    int slept;
+    int r = cmp_cond_wait(w->c, w->epoch, d, &slept);
+    w->slept |= slept;
+    return r;
 }
 
 /* Re-acquire the user lock, whatever happens: signal handlers run while we
  * wait, and the first exception they raise is kept pending (set on return).
  * Returns 0, or -1 when an exception is set (the lock is held either way). */
-static int relock(cmp_cond *c, cmp_lock *l, int recursive)
+static int relock(cmp_cond *c, cmp_lock *l, int recursive, int slept)
 {
     uint32_t me = recursive ? cmp_self_tid() : cmp_self_pid();
     cmp_deadline forever = cmp_deadline_forever();
     PyObject *et = NULL, *ev = NULL, *tb = NULL;
     int r;
-    if (cmp_lock_try(l, me)) {
+    if (!slept && cmp_lock_try(l, me)) {
         r = 0;
     } else {
         for (;;) {
             Py_BEGIN_ALLOW_THREADS
-            r = cmp_cond_relock(c, l, me, &forever);
+            r = cmp_cond_relock(c, l, me, slept, &forever);
             Py_END_ALLOW_THREADS
             if (r != EINTR)
                 break;
@@ -154,7 +158,7 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     int recursive = self->recursive;
 
     /* REGISTERED, then release the user lock completely. */
-    wait_arg w = {c, cmp_cond_register(c)};
+    wait_arg w = {c, cmp_cond_register(c), 0};
     uint32_t depth = recursive ? l->count : 1;
     if (recursive) {
         l->count = 1;
@@ -168,7 +172,7 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     if (r < 0)
         PyErr_Fetch(&et, &ev, &tb);
 
-    int failed = relock(c, l, recursive) < 0;
+    int failed = relock(c, l, recursive, w.slept) < 0;
     int notified = r == 0 ? 1 : cmp_cond_give_up(c, w.epoch);
     if (recursive)
         l->count = depth;
@@ -208,7 +212,7 @@ static PyObject *cond_notify(PyObject *op, PyObject *const *args,
             return NULL;
         n = v <= 0 ? 0 : v >= (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     }
-    cmp_cond_notify(COND(op), n);
+    cmp_cond_notify(COND(op), ULOCK(op), n);
     Py_RETURN_NONE;
 }
 
@@ -221,7 +225,7 @@ static PyObject *cond_notify_all(PyObject *op, PyObject *unused)
         PyErr_SetString(PyExc_AssertionError, "lock is not owned");
         return NULL;
     }
-    cmp_cond_notify(COND(op), UINT32_MAX);
+    cmp_cond_notify(COND(op), ULOCK(op), UINT32_MAX);
     Py_RETURN_NONE;
 }
 
