@@ -45,7 +45,7 @@ int cmp_barrier_sleep(cmp_barrier *b, uint32_t seen, const cmp_deadline *d)
     int r = 0;
     __atomic_fetch_add(&b->sleepers, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&b->gen, __ATOMIC_SEQ_CST) == seen) {
-        r = futex_wait(&b->gen, seen, d);
+        r = cmp_futex_nap(&b->gen, seen, d);
         if (r == ETIMEDOUT || r == EINTR)
             break;
     }

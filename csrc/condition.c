@@ -49,11 +49,9 @@ int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept
         uint32_t now = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
         if (now != epoch && take_token(c))
             break;
-        cmp_deadline nap = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
-        r = futex_wait(&c->seq, now, &nap);
-        if (r == EINTR || (r == ETIMEDOUT && cmp_deadline_passed(d)))
+        r = cmp_futex_nap(&c->seq, now, d);
+        if (r == ETIMEDOUT || r == EINTR)
             break;
-        r = 0;
     }
     /* Relaxed: a stale larger count only costs notify one spare wake. */
     __atomic_fetch_sub(&c->sleepers, 1, __ATOMIC_RELAXED);

@@ -59,7 +59,7 @@ int cmp_event_wait_slow(cmp_event *e, uint32_t seen, const cmp_deadline *d)
                 continue;
             v |= EVENT_WAITERS;
         }
-        int r = futex_wait(&e->word, v, d);
+        int r = cmp_futex_nap(&e->word, v, d);
         if (r == ETIMEDOUT || r == EINTR)
             return done(e, seen) ? 0 : r;
     }

@@ -26,7 +26,7 @@ int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
                 return 0;
             }
         }
-        r = futex_wait(&s->value, SEM_EMPTY, d);
+        r = cmp_futex_nap(&s->value, SEM_EMPTY, d);
         if (r == ETIMEDOUT || r == EINTR)
             break;
     }

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "futex.h"
+#include "owner.h"
 
 #define CMP_SPIN_FLOOR_NS 2000u     /* spin at least this long (when at all) */
 #define CMP_SPIN_CEIL_NS 40000u     /* never spin longer than this */
@@ -83,6 +84,22 @@ static inline int cmp_spin(uint32_t *est, cmp_ready_fn ready, void *arg,
 static inline void cmp_spin_slept(uint32_t *est, uint64_t start)
 {
     cmp_spin_learn(est, cmp_now_ns() - start);
+}
+
+/* Sleep on `word` while it holds `expected`, for one nap of at most
+ * CMP_LIVENESS_INTERVAL seconds.  Returns 0 (woken or the word changed),
+ * ETIMEDOUT (the deadline passed) or EINTR: a signal, or the nap ended
+ * first.  The caller's binding then runs the Python signal handlers and
+ * calls again: a signal that arrived while we spun, just before the sleep
+ * began, is handled at the latest one nap later instead of never. */
+static inline int cmp_futex_nap(uint32_t *word, uint32_t expected,
+                                const cmp_deadline *d)
+{
+    cmp_deadline nap = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
+    int r = futex_wait(word, expected, &nap);
+    if (r == ETIMEDOUT && !cmp_deadline_passed(d))
+        return EINTR;
+    return r;
 }
 
 #endif /* CMP_SPIN_H */
