@@ -137,7 +137,12 @@ class BoundedSemaphore(Semaphore):
 
 
 class Event(_cmp.Event):
-    """An event flag shared by the processes of a tree."""
+    """An event flag shared by the processes of a tree.
+
+    Nothing is held, so a killed process leaves nothing behind.  wait()
+    returns True once a set() happened after it began, even if clear()
+    followed before it woke (as threading.Event does).
+    """
     __slots__ = ('__weakref__',)
 
     def __init__(self, *, ctx):
@@ -160,7 +165,10 @@ class Condition(_cmp.Condition):
     """A condition variable shared by the processes of a tree, over a cmp
     Lock or RLock (by default a new RLock).
 
-    Pickling it pickles its lock along.
+    Pickling it pickles its lock along.  A process killed while holding the
+    lock: see Lock and RLock (the next acquirer, a waiter that was notified
+    included, takes it over with an OwnerDiedWarning).  A process killed
+    while waiting may absorb one later notify.
     """
 
     def __init__(self, lock=None, *, ctx):
@@ -213,9 +221,13 @@ class Barrier(_cmp.Barrier):
     """A barrier shared by the processes of a tree, with threading.Barrier's
     behaviour.
 
-    Pickling it pickles its action and default timeout along.  If a process
-    dies inside the barrier's short internal critical section, the barrier
-    is broken for the others.
+    Pickling it pickles its action and default timeout along.
+
+    Killed processes: one killed inside the barrier's short internal
+    critical section (or while running the action) breaks the barrier for
+    the others.  One killed while waiting still counts as arrived, as with
+    the stdlib's: that round trips without it, but the barrier never drains
+    afterwards, so later waits block (use timeouts, or abort() it).
     """
 
     def __init__(self, parties, action=None, timeout=None, *, ctx):

@@ -177,7 +177,7 @@ static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
     int failed = 0;
     if (index + 1 == b->parties) {
         /* The last arrival runs the action, then releases everybody. */
-        if (self->action != Py_None) {
+        if (self->action && self->action != Py_None) {
             PyObject *res = PyObject_CallNoArgs(self->action);
             if (!res) {
                 set_state(b, BARRIER_BROKEN);
