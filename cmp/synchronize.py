@@ -5,7 +5,6 @@ Extension: these objects may be pickled to any process of the same process
 tree at any time (through a queue, as Pool arguments), not only passed at
 process creation.
 """
-import sys
 import threading
 import time
 
@@ -21,10 +20,6 @@ __all__ = [
     'Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Condition', 'Event',
     'Barrier', 'OwnerDiedWarning',
 ]
-
-
-# Whether this version's threading.Barrier refuses parties < 1.
-_BARRIER_CHECKS_PARTIES = sys.version_info >= (3, 13)
 
 
 def _holder_name():
@@ -231,8 +226,6 @@ class Barrier(_cmp.Barrier):
     """
 
     def __init__(self, parties, action=None, timeout=None, *, ctx):
-        if _BARRIER_CHECKS_PARTIES and parties < 1:
-            raise ValueError("parties must be > 0")
         super().__init__(parties, action, timeout)
 
     def __reduce__(self):
