@@ -20,6 +20,7 @@ void cmp_barrier_notify_all(cmp_barrier *b)
 {
     /* Sequentially consistent with the sleeper's count and re-read in
      * cmp_barrier_sleep: either it sees the new gen or we see it. */
+    cmp_spin_mark(b->seen);
     __atomic_fetch_add(&b->gen, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) != 0)
         futex_wake_all(&b->gen);
@@ -40,7 +41,7 @@ int cmp_barrier_sleep(cmp_barrier *b, uint32_t seen, const cmp_deadline *d)
 {
     uint64_t start;
     spin_arg a = {b, seen};
-    if (cmp_spin(&b->spin, ready, &a, &start))
+    if (cmp_spin(&b->spin, b->seen, ready, &a, &start))
         return 0;
     int r = 0;
     __atomic_fetch_add(&b->sleepers, 1, __ATOMIC_SEQ_CST);

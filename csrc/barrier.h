@@ -13,6 +13,7 @@
  *   +28  uint32_t count     threads inside wait()
  *   +32  uint32_t parties
  *   +36  uint32_t spin      adaptive spin estimate (spin.h)
+ *   +40  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * States (the stdlib's numbering, so the logic reads the same):
  *   BARRIER_FILLING    0  threads arrive; the last one runs the action
@@ -53,7 +54,7 @@ typedef struct {
     uint32_t count;
     uint32_t parties;
     uint32_t spin;
-    uint32_t reserved[2];
+    uint64_t seen[2];
 } cmp_barrier;
 
 /* Internal lock.  Returns 0, EOWNERDEAD (taken from a dead holder: break

@@ -38,7 +38,7 @@ int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept
     uint64_t start;
     spin_arg a = {c, epoch};
     *slept = 0;
-    if (cmp_spin(&c->spin, ready, &a, &start))
+    if (cmp_spin(&c->spin, c->seen, ready, &a, &start))
         return 0;
     *slept = 1;
     int r = 0;
@@ -77,6 +77,7 @@ uint32_t cmp_cond_notify(cmp_cond *c, cmp_lock *l, uint32_t n)
     uint32_t k = n < w ? n : w;
     if (k == 0)
         return 0;
+    cmp_spin_mark(c->seen);
     __atomic_store_n(&c->waiters, w - k, __ATOMIC_RELAXED);
     /* Release: a waiter that takes a token sees the count we wrote. */
     __atomic_fetch_add(&c->tokens, k, __ATOMIC_RELEASE);
@@ -117,7 +118,7 @@ int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
     }
     uint64_t start;
     relock_arg a = {l, me};
-    if (cmp_spin(&c->lock_spin, lock_ready, &a, &start))
+    if (cmp_spin(&c->lock_spin, c->seen, lock_ready, &a, &start))
         return 0;
     int r = cmp_lock_acquire_slow(l, me, d);
     if (r == 0 || r == EOWNERDEAD)

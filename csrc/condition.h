@@ -10,6 +10,7 @@
  *   +12  uint32_t sleepers  waiters inside futex_wait on `seq` (or about to)
  *   +16  uint32_t spin      adaptive spin estimate for the wait (spin.h)
  *   +20  uint32_t lock_spin adaptive spin estimate for re-acquiring the lock
+ *   +24  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * The user's lock (a cmp Lock or RLock, separate object) guards `waiters`
  * and every change of `seq`: waiters register, notify runs, and a waiter
@@ -66,7 +67,7 @@ typedef struct {
     uint32_t sleepers;
     uint32_t spin;
     uint32_t lock_spin;
-    uint32_t reserved[2];
+    uint64_t seen[2];
 } cmp_cond;
 
 /* REGISTERED: call with the user lock held; returns the epoch. */

@@ -4,6 +4,7 @@
 
 void cmp_event_set(cmp_event *e)
 {
+    cmp_spin_mark(e->seen);
     uint32_t v = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
     uint32_t next;
     do {
@@ -45,7 +46,7 @@ int cmp_event_wait_slow(cmp_event *e, uint32_t seen, const cmp_deadline *d)
 {
     uint64_t start;
     spin_arg a = {e, seen};
-    if (cmp_spin(&e->spin, ready, &a, &start))
+    if (cmp_spin(&e->spin, e->seen, ready, &a, &start))
         return 0;
     for (;;) {
         uint32_t v = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);

@@ -5,6 +5,7 @@
  *
  *   +0  uint32_t word   the futex word (below)
  *   +4  uint32_t spin   adaptive spin estimate (spin.h)
+ *   +8  uint64_t seen[2] the last threads to use it, and their CPUs (spin.h)
  *
  * `word` = generation << EVENT_GEN_SHIFT | EVENT_WAITERS? | EVENT_SET?
  *
@@ -38,6 +39,7 @@
 typedef struct {
     uint32_t word;
     uint32_t spin;
+    uint64_t seen[2];
 } cmp_event;
 
 static inline int cmp_event_is_set(const cmp_event *e)

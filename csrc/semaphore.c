@@ -10,7 +10,7 @@ static int ready(void *arg)
 int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
 {
     uint64_t start;
-    if (cmp_spin(&s->spin, ready, s, &start))
+    if (cmp_spin(&s->spin, s->seen, ready, s, &start))
         return 0;
     __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
     int r;
@@ -52,6 +52,7 @@ int cmp_sem_release(cmp_sem *s)
             return max == SEM_UNBOUNDED ? EOVERFLOW : ERANGE;
     } while (!__atomic_compare_exchange_n(&s->value, &v, v + 1, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    cmp_spin_mark(s->seen);
     if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) != 0)
         futex_wake(&s->value, 1);
     return 0;

@@ -7,6 +7,7 @@
  *   +4   uint32_t waiters   threads registered to sleep on `value`
  *   +8   uint32_t maxvalue  the bound of a BoundedSemaphore, or SEM_UNBOUNDED
  *   +12  uint32_t spin      adaptive spin estimate (spin.h)
+ *   +16  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * States of `value`:
  *   SEM_EMPTY   0: acquire must wait
@@ -39,6 +40,7 @@ typedef struct {
     uint32_t waiters;
     uint32_t maxvalue;
     uint32_t spin;
+    uint64_t seen[2];
 } cmp_sem;
 
 static inline void cmp_sem_init(cmp_sem *s, uint32_t value, uint32_t maxvalue)
@@ -47,6 +49,7 @@ static inline void cmp_sem_init(cmp_sem *s, uint32_t value, uint32_t maxvalue)
     s->waiters = 0;
     s->maxvalue = maxvalue;
     s->spin = 0;
+    s->seen[0] = s->seen[1] = 0;
 }
 
 /* Fast path: take one unit if there is one.  Acquire: what the releaser

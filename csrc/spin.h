@@ -13,9 +13,13 @@
  *     the ceiling (a longer spin would have caught it) moves est towards its
  *     length, a longer one lets est decay by a quarter.
  *
- * Nobody spins when the calling thread may run on one CPU only (a partner
- * can then only answer once we stop).  The estimate is a hint: every access
- * is relaxed, and a lost update only makes one spin longer or shorter.
+ * Nobody spins when a partner runs on our own CPU: it could only answer
+ * once we stop.  Each object remembers the last two threads that used it
+ * (`seen`: kernel thread id << 32 | CPU number + 1), marked by the waking
+ * side (release, set, notify) and by every waiter that enters its slow
+ * path (cmp_spin_mark).  A waiter sleeps at once when another thread among
+ * them last ran on its CPU.  These words are hints: every access is
+ * relaxed, and a lost update only makes one spin longer or shorter.
  *
  * Spinning happens in the cores' slow paths, which the bindings call with
  * the interpreter lock released.
@@ -33,8 +37,13 @@
 #define CMP_SPIN_CEIL_NS 40000u     /* never spin longer than this */
 #define CMP_SPIN_CHECK_EVERY 32     /* pauses between two clock readings */
 
-/* 1 when this thread may run on more than one CPU (spinning can pay). */
-int cmp_spin_worthwhile(void);
+#define CMP_SPIN_SEEN 2     /* threads remembered per object */
+
+/* Record the calling thread and its CPU in seen[CMP_SPIN_SEEN]. */
+void cmp_spin_mark(uint64_t *seen);
+
+/* Mark, then: 0 when another thread in `seen` last ran on our CPU. */
+int cmp_spin_worthwhile(uint64_t *seen);
 
 static inline uint64_t cmp_now_ns(void)
 {
@@ -57,11 +66,11 @@ static inline void cmp_spin_learn(uint32_t *est, uint64_t took_ns)
  * cmp_spin_slept after a sleep). */
 typedef int (*cmp_ready_fn)(void *arg);
 
-static inline int cmp_spin(uint32_t *est, cmp_ready_fn ready, void *arg,
-                           uint64_t *start)
+static inline int cmp_spin(uint32_t *est, uint64_t *seen,
+                           cmp_ready_fn ready, void *arg, uint64_t *start)
 {
     *start = cmp_now_ns();
-    if (!cmp_spin_worthwhile())
+    if (!cmp_spin_worthwhile(seen))
         return ready(arg);
     /* Relaxed: a hint. */
     uint64_t limit = 2u * (uint64_t)__atomic_load_n(est, __ATOMIC_RELAXED) +
