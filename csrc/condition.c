@@ -110,7 +110,7 @@ int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
     if (slept) {
         /* Others may sleep on the lock word with us: keep LOCK_WAITERS.
          * Acquire: we take the lock. */
-        uint32_t v = LOCK_UNLOCKED;
+        uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
         if (__atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return 0;

@@ -5,6 +5,7 @@
 void cmp_event_set(cmp_event *e)
 {
     cmp_spin_mark(e->seen);
+    /* Relaxed load and failure order: the compare-exchange validates it. */
     uint32_t v = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
     uint32_t next;
     do {

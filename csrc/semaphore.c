@@ -17,6 +17,7 @@ int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
     for (;;) {
         uint32_t v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST);
         while (v != SEM_EMPTY) {
+            /* Relaxed on failure: retried with the value read. */
             if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
                 /* Relaxed: only the release side's wake decision reads it,
@@ -46,6 +47,8 @@ int cmp_sem_release(cmp_sem *s)
 {
     /* Relaxed: maxvalue is written once, before the object is shared. */
     uint32_t max = __atomic_load_n(&s->maxvalue, __ATOMIC_RELAXED);
+    /* Relaxed load and failure order: the compare-exchange validates it;
+     * success is sequentially consistent (see semaphore.h). */
     uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
     do {
         if (v >= max)

@@ -56,6 +56,8 @@ static inline void cmp_sem_init(cmp_sem *s, uint32_t value, uint32_t maxvalue)
  * wrote before its release is visible to us. */
 static inline int cmp_sem_try(cmp_sem *s)
 {
+    /* Relaxed load and failure order: the compare-exchange validates the
+     * value, and a failed one only retries with what it read. */
     uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
     while (v != SEM_EMPTY) {
         if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1,
