@@ -132,6 +132,29 @@ def test_sigint_interrupts_blocking_call(mp, what):
     assert p.exitcode == INTERRUPTED
 
 
+def _cond_interrupted(cond, lock, ready):
+    with cond:
+        try:
+            ready.set()
+            cond.wait()
+        except KeyboardInterrupt:
+            # wait() gave the lock back before raising, as the stdlib's does
+            held = lock.acquire(False) is False
+            sys.exit(INTERRUPTED if held else 1)
+    sys.exit(1)
+
+
+def test_sigint_in_condition_wait_reacquires_lock(mp):
+    lock = mp.Lock()
+    cond, ready = mp.Condition(lock), mp.Event()
+    p = mp.Process(target=_cond_interrupted, args=(cond, lock, ready))
+    p.start()
+    assert ready.wait(TIMEOUT)
+    os.kill(p.pid, signal.SIGINT)
+    p.join(TIMEOUT)
+    assert p.exitcode == INTERRUPTED
+
+
 # ---- Python signal handlers run during a wait, which then goes on ------------
 
 def _handler_then_continue(block, ready, handled):

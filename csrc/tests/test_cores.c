@@ -334,6 +334,47 @@ static void test_condition(void)
     puts("ok condition: notify(n) wakes exactly n waiting processes");
 }
 
+/* Waiters with tiny timeouts race notifies: no wake-up may be lost or
+ * invented, so once everybody left, waiters and tokens are both zero. */
+#define STRESS_WAITS 3000
+
+static void cond_stress_child(void *p, int i)
+{
+    cond_box *b = p;
+    uint32_t me = cmp_self_pid();
+    for (int k = 0; k < STRESS_WAITS; k++) {
+        CHECK(lock_acquire(&b->lock, me) == 0);
+        (void)cond_wait(b, (k + i) % 3 == 0 ? 0.0 : 0.0002);
+        CHECK(cmp_lock_release(&b->lock) == 0);
+    }
+    CHECK(cmp_sem_release(&b->woken) == 0);
+}
+
+static void test_condition_stress(void)
+{
+    cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
+    cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
+    cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
+    uint32_t me = cmp_self_pid();
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(cond_stress_child, b, i);
+    int done = 0;
+    for (uint32_t k = 0; done < CHILDREN; k++) {
+        CHECK(lock_acquire(&b->lock, me) == 0);
+        uint32_t present = b->cond.waiters + b->cond.tokens;
+        CHECK(cmp_cond_notify(&b->cond, &b->lock, k % 4) <= present);
+        CHECK(cmp_lock_release(&b->lock) == 0);
+        if (cmp_sem_try(&b->woken))
+            done++;
+    }
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(b->cond.waiters == 0 && b->cond.tokens == 0 && b->cond.sleepers == 0);
+    CHECK(cmp_lock_owner(&b->lock) == 0);
+    puts("ok condition: timeouts racing notifies lose and invent nothing");
+}
+
 /* ---- barrier ------------------------------------------------------------ */
 
 #define BARRIER_ROUNDS 300
@@ -458,6 +499,7 @@ int main(void)
     test_semaphore();
     test_event();
     test_condition();
+    test_condition_stress();
     test_barrier();
     cmp_arena_destroy(arena);
     puts("all passed");
