@@ -4,7 +4,6 @@
 
 void cmp_event_set(cmp_event *e)
 {
-    cmp_spin_mark(e->seen);
     /* Relaxed load and failure order: the compare-exchange validates it. */
     uint32_t v = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
     uint32_t next;
@@ -15,6 +14,7 @@ void cmp_event_set(cmp_event *e)
         /* Release: waiters that see the flag see our earlier writes. */
     } while (!__atomic_compare_exchange_n(&e->word, &v, next, 1,
                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    cmp_spin_mark(e->seen);
     if (v & EVENT_WAITERS)
         futex_wake_all(&e->word);
 }
