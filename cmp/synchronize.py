@@ -33,17 +33,25 @@ def _thread_of_this_process(native_id):
     return any(t.native_id == native_id for t in threading.enumerate())
 
 
-class Lock(_cmp.Lock):
+class _SemLockLike:
+    """What Lock, RLock and the semaphores share on top of their C types."""
+    __slots__ = ()
+
+    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
+    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
+    _semlock = property(lambda self: self)
+
+    def __reduce__(self):
+        return reduce_shared(self)
+
+
+class Lock(_SemLockLike, _cmp.Lock):
     """A non-recursive lock shared by the processes of a tree.
 
     If the process holding it dies, the next acquirer takes it over and an
     OwnerDiedWarning says so.
     """
     __slots__ = ('__weakref__',)
-
-    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
-    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
-    _semlock = property(lambda self: self)
 
     def __init__(self, *, ctx):
         super().__init__()
@@ -62,21 +70,14 @@ class Lock(_cmp.Lock):
             name = 'unknown'
         return '<%s(owner=%s)>' % (self.__class__.__name__, name)
 
-    def __reduce__(self):
-        return reduce_shared(self)
 
-
-class RLock(_cmp.RLock):
+class RLock(_SemLockLike, _cmp.RLock):
     """A recursive lock shared by the processes of a tree.
 
     If the thread holding it dies, the next acquirer takes it over and an
     OwnerDiedWarning says so.
     """
     __slots__ = ('__weakref__',)
-
-    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
-    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
-    _semlock = property(lambda self: self)
 
     def __init__(self, *, ctx):
         super().__init__()
@@ -96,21 +97,14 @@ class RLock(_cmp.RLock):
             name, count = 'unknown', 'unknown'
         return '<%s(%s, %s)>' % (self.__class__.__name__, name, count)
 
-    def __reduce__(self):
-        return reduce_shared(self)
 
-
-class Semaphore(_cmp.Semaphore):
+class Semaphore(_SemLockLike, _cmp.Semaphore):
     """A counting semaphore shared by the processes of a tree.
 
     A process killed while it holds units keeps them (a semaphore has no
     owner), as with the stdlib's.
     """
     __slots__ = ('__weakref__',)
-
-    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
-    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
-    _semlock = property(lambda self: self)
 
     def __init__(self, value=1, *, ctx):
         super().__init__(value)
@@ -121,9 +115,6 @@ class Semaphore(_cmp.Semaphore):
         except Exception:
             value = 'unknown'
         return '<%s(value=%s)>' % (self.__class__.__name__, value)
-
-    def __reduce__(self):
-        return reduce_shared(self)
 
 
 class BoundedSemaphore(Semaphore):
