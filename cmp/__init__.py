@@ -18,6 +18,13 @@ def RLock():
     return _RLock(ctx=None)
 
 
+def Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+         context=None):
+    """Returns a process pool object."""
+    from .pool import Pool
+    return Pool(processes, initializer, initargs, maxtasksperchild, context)
+
+
 def __getattr__(name):
     # Until every name has its own definition: the stdlib's fork context.
     import multiprocessing
