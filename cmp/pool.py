@@ -70,13 +70,14 @@ job_counter = itertools.count()
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
 _HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
-_READ_SIZE = 1 << 18
+_READ_SIZE = 1 << 16           # below malloc's mmap threshold
 _DUMPS = pickle.dumps
 _LOADS = pickle.loads
 _PROTO = pickle.HIGHEST_PROTOCOL
 _TERM_GRACE = 2.0               # seconds between SIGTERM and SIGKILL
 _PREFETCH_TARGET = 0.001        # seconds of queued work per worker
 _PREFETCH_MIN, _PREFETCH_MAX = 2, 64
+_HANDBACK_DELAY = 0.002         # seconds before the handler reads again
 
 # Every fd a pool holds in the parent: a worker closes all of them first.
 _parent_fds = set()
@@ -283,7 +284,12 @@ class ApplyResult(object):
         return self._success
 
     def wait(self, timeout=None):
-        self._event.wait(timeout)
+        if self._event.is_set():
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._core.wait_for(self._event.is_set, deadline):
+            self._event.wait(None if deadline is None
+                             else max(0, deadline - time.monotonic()))
 
     def get(self, timeout=None):
         self.wait(timeout)
@@ -387,20 +393,28 @@ class IMapIterator(object):
     def __iter__(self):
         return self
 
+    def _has_item(self):
+        return bool(self._items) or self._index == self._length
+
     def next(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._items:
+        while True:
+            with self._cond:
+                if self._items:
+                    success, value = self._items.popleft()
+                    break
                 if self._index == self._length:
                     self._pool = None
                     if self._progress is not None:
                         self._progress.close()
                     raise StopIteration from None
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if deadline is not None and deadline - time.monotonic() <= 0:
                     raise TimeoutError from None
-                self._cond.wait(left)
-            success, value = self._items.popleft()
+            if not self._core.wait_for(self._has_item, deadline):
+                with self._cond:
+                    if not self._has_item():
+                        self._cond.wait(None if deadline is None
+                                        else max(0, deadline - time.monotonic()))
         if self._slots is not None:
             self._slots.release()
         if self._progress is not None:
@@ -550,6 +564,15 @@ class _Core:
         os.set_blocking(self.wake_w, False)
         with _parent_fds_lock:
             _parent_fds.update((self.wake_r, self.wake_w))
+        self.handler_cond = threading.Condition(self.lock)
+        self.reader = threading.Lock()      # held by the thread polling
+        self.reader_owner = None
+        self.getters = 0        # callers waiting for a result
+        self.poll = select.poll()
+        self.registered = {}
+        self.fdmap = {}
+        self.poll_gen = 1       # bumped when the polled set changes
+        self.polled_gen = 0
         self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name='cmp-pool-handler')
@@ -581,9 +604,11 @@ class _Core:
                         and (best is None or len(w.fifo) < len(best.fifo))):
                     best = w
             if best is not None:
-                if (not best.link.put(self._assign(best, job, idx, payload, timeout))
-                        or timeout is not None):
-                    self._wake()        # to poll for POLLOUT, or to time it
+                if not best.link.put(self._assign(best, job, idx, payload, timeout)):
+                    self.poll_gen += 1
+                    self._wake()        # to poll for POLLOUT
+                elif timeout is not None:
+                    self._wake()        # to time it
                 return
         self.pending.append((job, idx, payload, timeout))
         self._kick()
@@ -671,12 +696,15 @@ class _Core:
             _parent_fds.update((task_w, result_r, w.pidfd))
         self.workers.append(w)
         self.procs.append(proc)
+        self.poll_gen += 1
+        self._wake()
 
     def _spawn_missing(self):
         while len(self.workers) < self.processes:
             self._spawn()
 
     def _forget(self, w):
+        self.poll_gen += 1
         self.workers.remove(w)
         try:
             self.procs.remove(w.proc)
@@ -706,7 +734,8 @@ class _Core:
             frames.setdefault(best, []).append(
                 self._assign(best, job, idx, payload, timeout))
         for w, fs in frames.items():
-            w.link.put(b''.join(fs))
+            if not w.link.put(b''.join(fs)):
+                self.poll_gen += 1
 
     def _reap(self, w, done):
         """w is gone: collect its last results, fail its running task."""
@@ -749,76 +778,158 @@ class _Core:
             self._shutdown()
 
     def _loop(self):
-        poll = select.poll()
-        registered = {}
-        done = []
+        """The handler: the reader whenever no caller waits for a result."""
         while True:
             with self.lock:
-                if self.state == TERMINATE:
-                    return
-                if self.repopulate is not None:
-                    try:
-                        self._spawn_missing()
-                    finally:
-                        self.repopulate.set()
-                        self.repopulate = None
-                if self.state == RUN or self.pending:
-                    self._spawn_missing()
-                self._dispatch()
-                if self.state == CLOSE and not self.pending and not self.cache:
-                    for w in self.workers:
-                        if not w.stopping and not w.fifo:
-                            w.stopping = True
-                            w.link.put(_frame(_STOP))
-                    if not self.workers:
+                while True:
+                    if self.state == TERMINATE:
                         return
-                timeout = self._check_timeouts()
-                want = {self.wake_r: select.POLLIN}
-                fdmap = {}
-                for w in self.workers:
-                    want[w.link.result_fd] = select.POLLIN
-                    want[w.pidfd] = select.POLLIN
-                    fdmap[w.link.result_fd] = (w, 0)
-                    fdmap[w.pidfd] = (w, 1)
-                    if w.link.outbuf:
-                        want[w.link.task_fd] = select.POLLOUT
-                        fdmap[w.link.task_fd] = (w, 2)
-            for fd in [fd for fd in registered if fd not in want]:
-                poll.unregister(fd)
-                del registered[fd]
-            for fd, mask in want.items():
-                if registered.get(fd) != mask:
-                    poll.register(fd, mask)
-                    registered[fd] = mask
-            try:
-                events = poll.poll(timeout)
-            except InterruptedError:
-                continue
-            with self.lock:
-                now = time.monotonic()
-                dead = []
-                for fd, ev in events:
-                    if fd == self.wake_r:
+                    if self.repopulate is not None:
                         try:
-                            while os.read(fd, 4096):
-                                pass
-                        except BlockingIOError:
+                            self._spawn_missing()
+                        finally:
+                            self.repopulate.set()
+                            self.repopulate = None
+                    if self.state == RUN or self.pending:
+                        self._spawn_missing()
+                        self._dispatch()
+                    if not self.getters:
+                        break
+                    # A caller reads; look again a little later rather than
+                    # be woken each time the last caller leaves.
+                    self.handler_cond.wait(_HANDBACK_DELAY)
+            if not self.reader.acquire(blocking=False):
+                continue        # a caller took over between the two lines
+            self.reader_owner = threading.get_ident()
+            try:
+                if self._step(None, True):
+                    return
+            finally:
+                self.reader_owner = None
+                self.reader.release()
+
+    def _step(self, limit, handler):
+        """Housekeeping, one poll, and what came of it; the caller holds the
+        reader role.  `limit`: seconds at most, or None.  True when the
+        handler's work is over (everything closed)."""
+        done = []
+        with self.lock:
+            if self.state == TERMINATE:
+                return True
+            if handler and self.getters:
+                return False    # hand the reader role over
+            if len(self.workers) < self.processes and (
+                    self.state == RUN or self.pending):
+                if handler:
+                    self._spawn_missing()
+                else:
+                    self.handler_cond.notify()
+            self._dispatch()
+            if self.state == CLOSE and not self.pending and not self.cache:
+                for w in self.workers:
+                    if not w.stopping and not w.fifo:
+                        w.stopping = True
+                        if not w.link.put(_frame(_STOP)):
+                            self.poll_gen += 1
+                if not self.workers and handler:
+                    return True
+            timeout = self._check_timeouts()
+            if limit is not None:
+                ms = max(0, int(limit * 1000 + 0.999))
+                timeout = ms if timeout is None else min(ms, timeout)
+            if self.poll_gen != self.polled_gen:
+                self._sync_poll()
+            fdmap = self.fdmap
+        try:
+            events = self.poll.poll(timeout)
+        except InterruptedError:
+            return False
+        if not events:
+            return False
+        with self.lock:
+            now = time.monotonic()
+            dead = []
+            for fd, ev in events:
+                if fd == self.wake_r:
+                    try:
+                        while os.read(fd, 4096):
                             pass
-                        continue
-                    w, what = fdmap[fd]
-                    if what == 0:
-                        results = []
-                        w.link.take_all(results)
-                        self._take_results(w, results, done, now)
-                    elif what == 1:
-                        dead.append(w)
-                    else:
-                        w.link.flush()
-                for w in dead:
-                    self._reap(w, done)
-                self._dispatch()
-            self._deliver(done)
-            done.clear()
+                    except BlockingIOError:
+                        pass
+                    continue
+                w, what = fdmap[fd]
+                if what == 0:
+                    results = []
+                    w.link.take_all(results)
+                    self._take_results(w, results, done, now)
+                elif what == 1:
+                    dead.append(w)
+                else:
+                    w.link.flush()
+                    self.poll_gen += 1
+            for w in dead:
+                self._reap(w, done)
+            self._dispatch()
+        self._deliver(done)
+        return False
+
+    def _sync_poll(self):
+        """Register what the reader polls (with self.lock held)."""
+        want = {self.wake_r: select.POLLIN}
+        fdmap = {}
+        for w in self.workers:
+            want[w.link.result_fd] = select.POLLIN
+            want[w.pidfd] = select.POLLIN
+            fdmap[w.link.result_fd] = (w, 0)
+            fdmap[w.pidfd] = (w, 1)
+            if w.link.outbuf:
+                want[w.link.task_fd] = select.POLLOUT
+                fdmap[w.link.task_fd] = (w, 2)
+        registered = self.registered
+        for fd in [fd for fd in registered if fd not in want]:
+            self.poll.unregister(fd)
+            del registered[fd]
+        for fd, mask in want.items():
+            if registered.get(fd) != mask:
+                self.poll.register(fd, mask)
+                registered[fd] = mask
+        self.fdmap = fdmap
+        self.polled_gen = self.poll_gen
+
+    def wait_for(self, ready, deadline):
+        """A caller waits for `ready()` to turn true: it reads results itself
+        (one thread wake-up fewer per result) unless another thread already
+        does.  False when the caller should wait on its own event instead."""
+        me = threading.get_ident()
+        if self.reader_owner == me:
+            return False        # a callback waiting: the stdlib would block too
+        with self.lock:
+            if self.state == TERMINATE:
+                return False
+            self.getters += 1
+        try:
+            if not self.reader.acquire(blocking=False):
+                with self.lock:
+                    self._wake()
+                left = None if deadline is None else deadline - time.monotonic()
+                if not self.reader.acquire(timeout=-1 if left is None else max(left, 0)):
+                    return False
+            self.reader_owner = me
+            try:
+                while not ready():
+                    if self.state == TERMINATE:
+                        return False
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._step(left, False)
+            finally:
+                self.reader_owner = None
+                self.reader.release()
+        finally:
+            with self.lock:
+                self.getters -= 1
+        return True
 
     def _check_timeouts(self):
         """Kill workers whose running task is late; ms until the next check."""
@@ -867,6 +978,7 @@ class _Core:
 
     def _shutdown(self):
         """Terminate or finish: no worker left, every fd closed."""
+        self.reader.acquire()   # a caller reading sees TERMINATE and leaves
         with self.lock:
             workers = list(self.workers)
         if workers:
@@ -904,6 +1016,8 @@ class _Core:
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.wake_r = self.wake_w = None
+            self.poll = None
+        self.reader.release()
         exc = RuntimeError('the pool was terminated before this task completed')
         for r in results:
             r._fail_silently(exc)
