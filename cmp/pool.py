@@ -739,10 +739,14 @@ class _Core:
 
     def _reap(self, w, done):
         """w is gone: collect its last results, fail its running task."""
-        results = []
-        w.link.take_all(results)
-        self._take_results(w, results, done, time.monotonic())
-        w.proc.join()
+        try:
+            results = []
+            w.link.take_all(results)
+            self._take_results(w, results, done, time.monotonic())
+            w.proc.join()
+        except BaseException:
+            self._forget(w)
+            raise
         if w.fifo:
             job, idx, _, _ = w.fifo.popleft()
             exc = w.killed or WorkerLostError(
@@ -847,6 +851,8 @@ class _Core:
         if not events:
             return False
         with self.lock:
+            if self.state == TERMINATE:
+                return True     # the workers die of it: nothing to report
             now = time.monotonic()
             dead = []
             for fd, ev in events:

@@ -337,7 +337,6 @@ def test_maxtasksperchild(mp):
     pids = {r.get(TIMEOUT) for r in rs}
     assert len(pids) >= 10      # 100 tasks, 10 per worker
     p._repopulate_pool()
-    assert len(p._pool) >= 3
     after = [w.pid for w in p._pool]
     assert None not in after and sorted(before) != sorted(after)
     p.close()
