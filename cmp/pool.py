@@ -565,14 +565,15 @@ class _Core:
         with _parent_fds_lock:
             _parent_fds.update((self.wake_r, self.wake_w))
         self.handler_cond = threading.Condition(self.lock)
-        self.reader = threading.Lock()      # held by the thread polling
+        self.reader = threading.RLock()     # held by the thread polling
         self.reader_owner = None
-        self.getters = 0        # callers waiting for a result
+        self.getters = set()    # threads waiting for a result
         self.poll = select.poll()
         self.registered = {}
         self.fdmap = {}
         self.poll_gen = 1       # bumped when the polled set changes
         self.polled_gen = 0
+        self.done = collections.deque()     # results read, to deliver
         self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name='cmp-pool-handler')
@@ -816,7 +817,9 @@ class _Core:
         """Housekeeping, one poll, and what came of it; the caller holds the
         reader role.  `limit`: seconds at most, or None.  True when the
         handler's work is over (everything closed)."""
-        done = []
+        done = self.done
+        if done:
+            self._deliver(done)     # left over by an interrupted reader
         with self.lock:
             if self.state == TERMINATE:
                 return True
@@ -905,37 +908,41 @@ class _Core:
     def wait_for(self, ready, deadline):
         """A caller waits for `ready()` to turn true: it reads results itself
         (one thread wake-up fewer per result) unless another thread already
-        does.  False when the caller should wait on its own event instead."""
+        does.  False when the caller should wait on its own event instead.
+
+        Ctrl-C may interrupt this anywhere: the reader role is released if
+        this thread holds it, and `getters` is a set, so leaving it twice or
+        without having entered it is harmless."""
         me = threading.get_ident()
         if self.reader_owner == me:
             return False        # a callback waiting: the stdlib would block too
-        with self.lock:
-            if self.state == TERMINATE:
-                return False
-            self.getters += 1
+        reader = self.reader
         try:
-            if not self.reader.acquire(blocking=False):
+            with self.lock:
+                if self.state == TERMINATE:
+                    return False
+                self.getters.add(me)
+            if not reader.acquire(blocking=False):
                 with self.lock:
                     self._wake()
                 left = None if deadline is None else deadline - time.monotonic()
-                if not self.reader.acquire(timeout=-1 if left is None else max(left, 0)):
+                if not reader.acquire(timeout=-1 if left is None else max(left, 0)):
                     return False
             self.reader_owner = me
-            try:
-                while not ready():
-                    if self.state == TERMINATE:
-                        return False
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        return False
-                    self._step(left, False)
-            finally:
-                self.reader_owner = None
-                self.reader.release()
+            while not ready():
+                if self.state == TERMINATE:
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._step(left, False)
+            return True
         finally:
+            if reader._is_owned():
+                self.reader_owner = None
+                reader.release()
             with self.lock:
-                self.getters -= 1
-        return True
+                self.getters.discard(me)
 
     def _check_timeouts(self):
         """Kill workers whose running task is late; ms until the next check."""
@@ -961,7 +968,12 @@ class _Core:
         return None if nearest is None else max(1, int(nearest * 1000) + 1)
 
     def _deliver(self, done):
-        for job, idx, payload, obj in done:
+        # Popped one by one: a Ctrl-C in a callback leaves the rest queued.
+        while done:
+            try:
+                job, idx, payload, obj = done.popleft()
+            except IndexError:
+                return
             if obj is None:
                 try:
                     obj = _LOADS(payload)
@@ -984,7 +996,8 @@ class _Core:
 
     def _shutdown(self):
         """Terminate or finish: no worker left, every fd closed."""
-        self.reader.acquire()   # a caller reading sees TERMINATE and leaves
+        # A caller reading sees TERMINATE and leaves; never wait forever.
+        owned = self.reader.acquire(timeout=_TERM_GRACE)
         with self.lock:
             workers = list(self.workers)
         if workers:
@@ -1023,7 +1036,8 @@ class _Core:
             os.close(self.wake_w)
             self.wake_r = self.wake_w = None
             self.poll = None
-        self.reader.release()
+        if owned:
+            self.reader.release()
         exc = RuntimeError('the pool was terminated before this task completed')
         for r in results:
             r._fail_silently(exc)
