@@ -69,6 +69,8 @@ job_counter = itertools.count()
 
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
+_BATCH = b'B'                   # starts a message of several map chunks
+_COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
 _HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
 _READ_SIZE = 1 << 16           # below malloc's mmap threshold
 _DUMPS = pickle.dumps
@@ -78,6 +80,8 @@ _TERM_GRACE = 2.0               # seconds between SIGTERM and SIGKILL
 _PREFETCH_TARGET = 0.001        # seconds of queued work per worker
 _PREFETCH_MIN, _PREFETCH_MAX = 2, 64
 _HANDBACK_DELAY = 0.002         # seconds before the handler reads again
+_BATCH_TARGET = 0.0005          # seconds of work per batch of map chunks
+_BATCH_MAX = 256
 
 # Every fd a pool holds in the parent: a worker closes all of them first.
 _parent_fds = set()
@@ -228,42 +232,98 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
     _worker_loop(_WorkerLink(task_fd, result_fd), maxtasks, wrap_exception)
 
 
+def _failure(e, wrap_exception):
+    if wrap_exception:
+        e = ExceptionWithTraceback(e, e.__traceback__)
+    return (False, e)
+
+
+def _run_chunk(kind, func, chunk, wrap_exception):
+    try:
+        if kind == _MAP:
+            return (True, list(map(func, chunk)))
+        return (True, list(itertools.starmap(func, chunk)))
+    except Exception as e:
+        return _failure(e, wrap_exception)
+
+
+def _run_batch(payload, wrap_exception):
+    """A batch's bytes -> [(success, value)], one per chunk."""
+    (count,) = _COUNT.unpack_from(payload, 1)
+    try:
+        func, chunks, kind = _LOADS(memoryview(payload)[1 + _COUNT.size:])
+    except Exception as e:
+        return [_failure(e, wrap_exception)] * count
+    return [_run_chunk(kind, func, c, wrap_exception) for c in chunks]
+
+
+def _run_task(payload, wrap_exception):
+    """One task's bytes -> (success, value)."""
+    try:
+        kind, func, args, kwds = _LOADS(payload)
+        payload = None
+        if kind == _APPLY:
+            return (True, func(*args, **kwds) if kwds else func(*args))
+        if kind == _MAP:
+            return (True, list(map(func, args)))
+        return (True, list(itertools.starmap(func, args)))
+    except Exception as e:
+        if wrap_exception:
+            e = ExceptionWithTraceback(e, e.__traceback__)
+        return (False, e)
+
+
+def _dump_result(result):
+    try:
+        return _DUMPS(result, _PROTO)
+    except Exception as e:
+        return _DUMPS((False, MaybeEncodingError(e, result[1])), _PROTO)
+
+
+def _dump_results(results):
+    try:
+        return _DUMPS(results, _PROTO)
+    except Exception:
+        # Find the ones that cannot be pickled and wrap them.
+        safe = []
+        for r in results:
+            try:
+                _DUMPS(r, _PROTO)
+            except Exception as e:
+                r = (False, MaybeEncodingError(e, r[1]))
+            safe.append(r)
+        return _DUMPS(safe, _PROTO)
+
+
 def _worker_loop(link, maxtasks, wrap_exception):
+    """Take a task, run it, post its result; a batch (several map chunks in
+    one message) gets one message back with every chunk's result."""
     completed = 0
-    loads, dumps, proto = _LOADS, _DUMPS, _PROTO
     get, put = link.get, link.put
     while maxtasks is None or completed < maxtasks:
         payload = get()
         if not payload:
             break
-        try:
-            kind, func, args, kwds = loads(payload)
+        if payload[:1] == _BATCH:
+            results = _run_batch(payload, wrap_exception)
             payload = None
-            if kind == _APPLY:
-                result = (True, func(*args, **kwds) if kwds else func(*args))
-            elif kind == _MAP:
-                result = (True, list(map(func, args)))
-            else:
-                result = (True, list(itertools.starmap(func, args)))
-        except Exception as e:
-            if wrap_exception:
-                e = ExceptionWithTraceback(e, e.__traceback__)
-            result = (False, e)
-        kind = func = args = kwds = None
-        try:
-            data = dumps(result, proto)
-        except Exception as e:
-            data = dumps((False, MaybeEncodingError(e, result[1])), proto)
-        result = None
+            data = _dump_results(results)
+            completed += len(results)
+        else:
+            result = _run_task(payload, wrap_exception)
+            payload = None
+            data = _dump_result(result)
+            completed += 1
+        result = results = None
         put(data)
         data = None
-        completed += 1
 
 
 # --- results ----------------------------------------------------------------
 
 class ApplyResult(object):
     """The result of apply_async: get(timeout), wait, ready, successful."""
+    _batchable = False          # may the parent send several tasks at once
 
     def __init__(self, pool, callback, error_callback):
         self._pool = pool
@@ -326,6 +386,7 @@ AsyncResult = ApplyResult
 
 class MapResult(ApplyResult):
     """The result of map_async: ready once every chunk is back."""
+    _batchable = True
 
     def __init__(self, pool, chunksize, length, callback, error_callback):
         ApplyResult.__init__(self, pool, callback, error_callback=error_callback)
@@ -343,17 +404,30 @@ class MapResult(ApplyResult):
         self._lock = threading.Lock()
 
     def _set(self, i, success_result):
-        success, result = success_result
+        self._set_many((i,), (success_result,))
+
+    def _set_many(self, idxs, objs):
+        """Chunks idxs[k] came back as objs[k] = (success, result)."""
+        items = 0
         with self._lock:
-            self._number_left -= 1
+            cs = self._chunksize
+            for i, (success, result) in zip(idxs, objs):
+                if success:
+                    items += len(result)
+                    if self._success:
+                        if cs == 1:
+                            self._value[i] = result[0]
+                        else:
+                            self._value[i * cs:(i + 1) * cs] = result
+                else:
+                    items += 1
+                    if self._success:
+                        self._success = False
+                        self._value = result
+            self._number_left -= len(idxs)
             left = self._number_left
-            if success and self._success:
-                self._value[i * self._chunksize:(i + 1) * self._chunksize] = result
-            elif not success and self._success:
-                self._success = False
-                self._value = result
         if self._progress is not None:
-            self._progress.update(len(result) if success else 1)
+            self._progress.update(items)
         if left == 0:
             if self._progress is not None:
                 self._progress.close()
@@ -375,6 +449,7 @@ class MapResult(ApplyResult):
 
 class IMapIterator(object):
     """The iterator imap returns: results in task order."""
+    _batchable = False
 
     def __init__(self, pool):
         self._pool = pool
@@ -594,6 +669,13 @@ class _Core:
         w.assigned += 1
         return _frame(payload)
 
+    def _assign_batch(self, w, job, idxs, datas, payload):
+        if not w.fifo:
+            w.head_start = time.monotonic()
+        w.fifo.append((job, idxs, None, datas))
+        w.assigned += len(idxs)
+        return _frame(_BATCH + _COUNT.pack(len(idxs)) + payload)
+
     def submit_locked(self, job, idx, payload, timeout):
         """Hand one pickled task to an idle worker, or queue it."""
         if not self.pending:
@@ -647,14 +729,10 @@ class _Core:
             self.submit_locked(job, idx, payload, timeout)
 
     def submit_many(self, job, kind, func, chunks, timeout):
-        items = []
-        for idx, chunk in enumerate(chunks):
-            try:
-                payload = _DUMPS((kind, func, chunk, None), _PROTO)
-            except Exception as e:
-                job._set(idx, (False, e))
-                continue
-            items.append((job, idx, payload, timeout))
+        """Queue map chunks; they are pickled when they are sent, several
+        to a message when the tasks are short (see _dispatch)."""
+        items = [(job, idx, (kind, func, chunk), timeout)
+                 for idx, chunk in enumerate(chunks)]
         with self.lock:
             if self.state == TERMINATE:
                 return
@@ -731,9 +809,40 @@ class _Core:
                     best = w
             if best is None:
                 break
-            job, idx, payload, timeout = pending.popleft()
-            frames.setdefault(best, []).append(
-                self._assign(best, job, idx, payload, timeout))
+            job, idx, data, timeout = pending.popleft()
+            k = 1
+            if job._batchable and timeout is None and best.service > 0:
+                k = min(_BATCH_MAX, int(_BATCH_TARGET / best.service))
+                if maxtasks is not None:
+                    k = min(k, maxtasks - best.assigned)
+            frame = None
+            if k > 1 and pending and pending[0][0] is job \
+                    and not isinstance(data, bytes):
+                idxs, datas = [idx], [data]
+                while len(idxs) < k and pending and pending[0][0] is job \
+                        and pending[0][3] is None:
+                    _, i, d, _ = pending.popleft()
+                    idxs.append(i)
+                    datas.append(d)
+                try:
+                    payload = _DUMPS((data[1], [d[2] for d in datas], data[0]), _PROTO)
+                except Exception:
+                    # Send them one by one: the one that fails, fails alone.
+                    pending.extendleft(reversed(
+                        [(job, i, d, None) for i, d in zip(idxs, datas)]))
+                    _, idx, data, _ = pending.popleft()
+                else:
+                    frame = self._assign_batch(best, job, idxs, datas, payload)
+            if frame is None:
+                if not isinstance(data, bytes):
+                    try:
+                        data = _DUMPS((data[0], data[1], data[2], None), _PROTO)
+                    except Exception as e:
+                        self.done.append((job, idx, None, (False, e)))
+                        self._wake()
+                        continue
+                frame = self._assign(best, job, idx, data, timeout)
+            frames.setdefault(best, []).append(frame)
         for w, fs in frames.items():
             if not w.link.put(b''.join(fs)):
                 self.poll_gen += 1
@@ -754,8 +863,13 @@ class _Core:
                 _describe_exit(w.name, w.pid, w.proc.exitcode))
             done.append((job, idx, None, (False, exc)))
             # The rest were never started: another worker runs them.
-            self.pending.extendleft(
-                reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
+            again = []
+            for j, i, t, p in w.fifo:
+                if isinstance(i, list):
+                    again.extend((j, i1, p1, t) for i1, p1 in zip(i, p))
+                else:
+                    again.append((j, i, p, t))
+            self.pending.extendleft(reversed(again))
             w.fifo.clear()
         self._forget(w)
 
@@ -764,6 +878,8 @@ class _Core:
             job, idx, _, _ = w.fifo.popleft()
             done.append((job, idx, payload, None))
             sample = now - w.head_start
+            if isinstance(idx, list):
+                sample /= len(idx)
             w.service = sample if w.service <= 0 else 0.8 * w.service + 0.2 * sample
             w.head_start = now
 
@@ -979,11 +1095,21 @@ class _Core:
                     obj = _LOADS(payload)
                 except Exception as e:
                     obj = (False, e)
+                    if isinstance(idx, list):
+                        obj = [obj] * len(idx)
+            elif isinstance(idx, list):
+                obj = [obj] * len(idx)
             payload = None
-            try:
-                job._set(idx, obj)
-            except Exception:
-                self._report_callback_error()
+            if isinstance(idx, list):
+                try:
+                    job._set_many(idx, obj)     # only MapResult is batched
+                except Exception:
+                    self._report_callback_error()
+            else:
+                try:
+                    job._set(idx, obj)
+                except Exception:
+                    self._report_callback_error()
             job = obj = None
 
     @staticmethod
