@@ -321,6 +321,36 @@ def _worker_loop(link, maxtasks, wrap_exception):
 
 # --- results ----------------------------------------------------------------
 
+class _Latch(object):
+    """A one-shot event, cheaper to make than threading.Event: a lock held
+    from birth, released once when set."""
+    __slots__ = ('_lock', '_flag')
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._flag = False
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        if not self._flag:
+            self._flag = True
+            try:
+                self._lock.release()
+            except RuntimeError:
+                pass            # set twice at once: released already
+
+    def wait(self, timeout=None):
+        if self._flag:
+            return True
+        if self._lock.acquire(True, -1 if timeout is None else max(timeout, 0)):
+            self._lock.release()
+            return True
+        return self._flag
+
+
 class ApplyResult(object):
     """The result of apply_async: get(timeout), wait, ready, successful."""
     _batchable = False          # may the parent send several tasks at once
@@ -328,7 +358,7 @@ class ApplyResult(object):
     def __init__(self, pool, callback, error_callback):
         self._pool = pool
         self._core = pool._core
-        self._event = threading.Event()
+        self._event = _Latch()
         self._job = next(job_counter)
         self._cache = pool._cache
         self._callback = callback
@@ -649,6 +679,7 @@ class _Core:
         self.poll_gen = 1       # bumped when the polled set changes
         self.polled_gen = 0
         self.done = collections.deque()     # results read, to deliver
+        self.timed = 0          # tasks sent with a task_timeout
         self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name='cmp-pool-handler')
@@ -667,6 +698,8 @@ class _Core:
             w.head_start = time.monotonic()
         w.fifo.append((job, idx, timeout, payload))
         w.assigned += 1
+        if timeout is not None:
+            self.timed += 1
         return _frame(payload)
 
     def _assign_batch(self, w, job, idxs, datas, payload):
@@ -857,6 +890,7 @@ class _Core:
         except BaseException:
             self._forget(w)
             raise
+        self.timed -= sum(1 for e in w.fifo if e[2] is not None)
         if w.fifo:
             job, idx, _, _ = w.fifo.popleft()
             exc = w.killed or WorkerLostError(
@@ -875,7 +909,9 @@ class _Core:
 
     def _take_results(self, w, results, done, now):
         for payload in results:
-            job, idx, _, _ = w.fifo.popleft()
+            job, idx, timeout, _ = w.fifo.popleft()
+            if timeout is not None:
+                self.timed -= 1
             done.append((job, idx, payload, None))
             sample = now - w.head_start
             if isinstance(idx, list):
@@ -956,7 +992,7 @@ class _Core:
                             self.poll_gen += 1
                 if not self.workers and handler:
                     return True
-            timeout = self._check_timeouts()
+            timeout = self._check_timeouts() if self.timed else None
             if limit is not None:
                 ms = max(0, int(limit * 1000 + 0.999))
                 timeout = ms if timeout is None else min(ms, timeout)
@@ -1182,6 +1218,7 @@ class _Core:
             if self.state == RUN:
                 self.state = CLOSE
                 self._wake()
+                self.handler_cond.notify()
 
     def terminate(self):
         with self.lock:
@@ -1195,6 +1232,7 @@ class _Core:
                 for sem in self.slots:
                     sem.release(1 << 20)
                 self._wake()
+                self.handler_cond.notify()
         if threading.current_thread() is not self.thread and self.thread.ident:
             self.thread.join()
 
@@ -1208,6 +1246,7 @@ class _Core:
                 return
             self.repopulate = ev
             self._wake()
+            self.handler_cond.notify()
         ev.wait()
 
 
