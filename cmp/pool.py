@@ -22,9 +22,14 @@ pending tasks out and enforces per-task timeouts.  ``apply_async`` and
 friends hand a task straight to an idle worker from the calling thread when
 they can, without waking the handler.
 
-The channel is the swap point for cmp's shared ring queues: ``_Link`` (parent
-side) and ``_WorkerLink`` (worker side) are the only code that knows that a
-channel is a pipe; ``_Link`` must offer fds the handler can poll.
+The worker's take-run-post loop is C (``_cmp._pool_worker_loop``,
+csrc/python/pool_type.c over csrc/pool_worker.c); it calls back into Python
+only to unpickle, run and pickle each task.
+
+The channel is the swap point for cmp's shared ring queues: ``_Link`` (the
+parent's end) and csrc/pool_worker.c (the worker's end) are the only code
+that knows that a channel is a pipe; ``_Link`` must offer fds the handler
+can poll.
 
 Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
 imap (seconds per task or chunk: the worker running a task past it is
@@ -40,6 +45,7 @@ terminated, raises from ``get()`` instead of blocking forever (callbacks are
 not called for the terminated ones).
 """
 import collections
+import functools
 import itertools
 import os
 import pickle
@@ -185,36 +191,6 @@ class _Link:
         return (self.task_fd, self.result_fd)
 
 
-class _WorkerLink:
-    """The worker's end: blocking reads of tasks, blocking writes of results."""
-    __slots__ = ('task_fd', 'result_fd', 'inbuf', 'ready')
-
-    def __init__(self, task_fd, result_fd):
-        self.task_fd = task_fd
-        self.result_fd = result_fd
-        self.inbuf = bytearray()
-        self.ready = collections.deque()
-
-    def get(self):
-        """The next task's bytes; None at end of file."""
-        ready = self.ready
-        while not ready:
-            data = os.read(self.task_fd, _READ_SIZE)
-            if not data:
-                return None
-            self.inbuf += data
-            frames = []
-            _parse_frames(self.inbuf, frames)
-            ready.extend(frames)
-        return ready.popleft()
-
-    def put(self, payload):
-        data = memoryview(_frame(payload))
-        while data:
-            n = os.write(self.result_fd, data)
-            data = data[n:]
-
-
 # --- the worker -------------------------------------------------------------
 
 def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
@@ -229,7 +205,10 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
             pass
     if initializer is not None:
         initializer(*initargs)
-    _worker_loop(_WorkerLink(task_fd, result_fd), maxtasks, wrap_exception)
+    # Take a task, run it, post its result: the loop is C (pool_type.c).
+    _cmp._pool_worker_loop(task_fd, result_fd, maxtasks,
+                           functools.partial(_run_message,
+                                             wrap_exception=wrap_exception))
 
 
 def _failure(e, wrap_exception):
@@ -295,28 +274,13 @@ def _dump_results(results):
         return _DUMPS(safe, _PROTO)
 
 
-def _worker_loop(link, maxtasks, wrap_exception):
-    """Take a task, run it, post its result; a batch (several map chunks in
-    one message) gets one message back with every chunk's result."""
-    completed = 0
-    get, put = link.get, link.put
-    while maxtasks is None or completed < maxtasks:
-        payload = get()
-        if not payload:
-            break
-        if payload[:1] == _BATCH:
-            results = _run_batch(payload, wrap_exception)
-            payload = None
-            data = _dump_results(results)
-            completed += len(results)
-        else:
-            result = _run_task(payload, wrap_exception)
-            payload = None
-            data = _dump_result(result)
-            completed += 1
-        result = results = None
-        put(data)
-        data = None
+def _run_message(payload, wrap_exception):
+    """What the C worker loop calls for each message: run it, and return
+    (the result's bytes, how many tasks it held)."""
+    if payload[:1] == _BATCH:
+        results = _run_batch(payload, wrap_exception)
+        return _dump_results(results), len(results)
+    return _dump_result(_run_task(payload, wrap_exception)), 1
 
 
 # --- results ----------------------------------------------------------------

@@ -411,3 +411,12 @@ def test_resource_warning(mp):
     with pytest.warns(ResourceWarning, match='unclosed running multiprocessing pool'):
         p = None
         gc.collect()
+
+
+def test_large_payloads(mp):
+    big = b'x' * (3 << 20)
+    with mp.Pool(2) as p:
+        assert p.apply(identity, (big,)) == big
+        assert p.map(identity, [big, b'y', big], chunksize=1) == [big, b'y', big]
+        assert p.map(len, [big] * 4) == [len(big)] * 4
+    p.join()
