@@ -75,26 +75,33 @@ def apply_round_trip(mp, quick):
     return n / elapsed
 
 
-# -- map, chunksize=1, against task count --------------------------------------
+# -- map against task count: chunksize=1, and the stdlib's default rule ----------
 
-def _map_chunk1(n):
+def _map_cases(n, chunksize, quick_cap):
+    """The Pool case and the executor competitor for one series point.
+    chunksize None: the Pool's default rule (the executor, whose default
+    is 1, is given the same number)."""
+    def sizes(quick):
+        count = min(n, quick_cap) if quick else n
+        return count, chunksize or -(-count // (WORKERS * 4))
+
     def run(mp, quick):
-        count = min(n, 2000) if quick else n
+        count, _ = sizes(quick)
         with mp.Pool(WORKERS) as p:
             p.apply(sqr, (0,))
             t0 = time.perf_counter()
-            got = p.map(sqr, range(count), chunksize=1)
+            got = p.map(sqr, range(count), chunksize)
             elapsed = time.perf_counter() - t0
         p.join()
         _check(got, count)
         return count / elapsed
 
     def executor(quick):
-        count = min(n, 2000) if quick else n
+        count, size = sizes(quick)
         with _executor() as ex:
             ex.submit(sqr, 0).result()
             t0 = time.perf_counter()
-            got = list(ex.map(sqr, range(count), chunksize=1))
+            got = list(ex.map(sqr, range(count), chunksize=size))
             elapsed = time.perf_counter() - t0
         _check(got, count)
         return count / elapsed
@@ -102,41 +109,12 @@ def _map_chunk1(n):
 
 
 for _n in (100, 1000, 10000):
-    _run, _ex = _map_chunk1(_n)
+    _run, _ex = _map_cases(_n, 1, 2000)
     case('pool map chunksize=1, trivial tasks [tasks=%d]' % _n, 'tasks/s',
          competitors={'ProcessPoolExecutor map chunksize=1': _ex})(_run)
 
-
-# -- map, default chunksize, against task count ----------------------------------
-
-def _map_default(n):
-    def run(mp, quick):
-        count = min(n, 10000) if quick else n
-        with mp.Pool(WORKERS) as p:
-            p.apply(sqr, (0,))
-            t0 = time.perf_counter()
-            got = p.map(sqr, range(count))
-            elapsed = time.perf_counter() - t0
-        p.join()
-        _check(got, count)
-        return count / elapsed
-
-    def executor(quick):
-        # The executor's default chunksize is 1; give it the stdlib Pool's rule.
-        count = min(n, 10000) if quick else n
-        chunksize = -(-count // (WORKERS * 4))
-        with _executor() as ex:
-            ex.submit(sqr, 0).result()
-            t0 = time.perf_counter()
-            got = list(ex.map(sqr, range(count), chunksize=chunksize))
-            elapsed = time.perf_counter() - t0
-        _check(got, count)
-        return count / elapsed
-    return run, executor
-
-
 for _n in (1000, 10000, 100000):
-    _run, _ex = _map_default(_n)
+    _run, _ex = _map_cases(_n, None, 10000)
     case('pool map default chunksize, trivial tasks [tasks=%d]' % _n, 'tasks/s',
          competitors={'ProcessPoolExecutor map, Pool chunksize rule': _ex})(_run)
 
