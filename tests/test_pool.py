@@ -420,3 +420,30 @@ def test_large_payloads(mp):
         assert p.map(identity, [big, b'y', big], chunksize=1) == [big, b'y', big]
         assert p.map(len, [big] * 4) == [len(big)] * 4
     p.join()
+
+
+def _wait_on(ev):
+    ev.wait(TIMEOUT)
+
+
+def test_two_pools_and_an_unrelated_child(mp):
+    # Each pool's workers, and a process forked while both pools exist,
+    # inherit the other pool's descriptors: closing and joining must not
+    # depend on those being closed.
+    ev = mp.Event()
+    a = mp.Pool(2)
+    b = mp.Pool(2)
+    child = mp.Process(target=_wait_on, args=(ev,))
+    child.start()
+    try:
+        assert a.map(sqr, range(20)) == [x * x for x in range(20)]
+        assert b.map(sqr, range(20)) == [x * x for x in range(20)]
+        a.close()
+        a.join()
+        assert b.apply(mul, (2, 3)) == 6
+        b.close()
+        b.join()
+    finally:
+        ev.set()
+        child.join(TIMEOUT)
+    assert child.exitcode == 0
