@@ -1181,6 +1181,11 @@ class _Core:
         with self.lock:
             if self.state == RUN:
                 self.state = CLOSE
+                # A bounded imap's feeder must finish even if nobody
+                # consumes: close() waits for every queued task, as the
+                # stdlib's does.
+                for sem in self.slots:
+                    sem.release(1 << 20)
                 self._wake()
                 self.handler_cond.notify()
 
@@ -1215,7 +1220,7 @@ class _Core:
 
 
 def _terminate_core(core):
-    core.terminate()
+    core.terminate()        # (util.Finalize skips it in a forked child)
 
 
 # --- the Pool ---------------------------------------------------------------

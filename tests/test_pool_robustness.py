@@ -266,3 +266,12 @@ def test_workers_exit_when_parent_is_killed():
         proc.stdout.close()
     for pid in pids:
         assert _wait_gone(pid), 'worker %d outlived its parent' % pid
+
+
+def test_close_join_with_an_abandoned_bounded_imap():
+    p = cmp.Pool(2)
+    it = p.imap(sqr, iter(range(100)), max_in_flight=2)
+    assert next(it) == 0
+    p.close()
+    p.join()
+    assert list(it) == [x * x for x in range(1, 100)]
