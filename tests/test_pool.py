@@ -4,12 +4,17 @@ import importlib
 import itertools
 import os
 import pickle
+import sys
 import threading
 import weakref
 
 import pytest
 
 from conftest import TIMEOUT
+
+
+def cmp_module():
+    return importlib.import_module('cmp')
 
 
 def pool_module(mp):
@@ -309,9 +314,12 @@ def test_make_pool(mp):
         mp.Pool(0)
     with pytest.raises(ValueError):
         mp.Pool(-1)
-    for bad in (0, -1, 0.5, "12"):
-        with pytest.raises(ValueError):
-            mp.Pool(1, maxtasksperchild=bad)
+    # The stdlib checks maxtasksperchild since 3.10 (before, its workers
+    # fail forever); cmp checks it on every version.
+    if mp is cmp_module() or sys.version_info >= (3, 10):
+        for bad in (0, -1, 0.5, "12"):
+            with pytest.raises(ValueError):
+                mp.Pool(1, maxtasksperchild=bad)
     with pytest.raises(TypeError):
         mp.Pool(1, initializer=3)
     p = mp.Pool(3)
