@@ -159,6 +159,14 @@ class Event(_cmp.Event):
             return '<%s.%s object at %#x>' % (cls.__module__, cls.__qualname__, id(self))
 
 
+class _Count:
+    """A read-only count with a semaphore's get_value()."""
+    __slots__ = ('get_value',)
+
+    def __init__(self, get_value):
+        self.get_value = get_value
+
+
 class Condition(_cmp.Condition):
     """A condition variable shared by the processes of a tree, over a cmp
     Lock or RLock (by default a new RLock).
@@ -183,6 +191,14 @@ class Condition(_cmp.Condition):
     def __setstate__(self, lock):
         self._set_lock(lock)
         self._make_methods()
+
+    # Code that inspects the stdlib Condition's bookkeeping semaphores
+    # (sleepers = _sleeping_count - _woken_count; _wait_semaphore holds the
+    # wake-ups not yet taken) sees cmp's counts: cmp counts the waiters
+    # present directly, so nothing is ever subtracted as "woken".
+    _sleeping_count = property(lambda self: _Count(self._num_waiters))
+    _woken_count = property(lambda self: _Count(int))
+    _wait_semaphore = property(lambda self: _Count(self._num_tokens))
 
     def __repr__(self):
         try:

@@ -269,6 +269,16 @@ static PyObject *cond_num_waiters(PyObject *op, PyObject *unused)
     return PyLong_FromUnsignedLong(cmp_cond_present(COND(op)));
 }
 
+static PyObject *cond_num_tokens(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    /* Relaxed: a snapshot for introspection only. */
+    return PyLong_FromUnsignedLong(
+        __atomic_load_n(&COND(op)->tokens, __ATOMIC_RELAXED));
+}
+
 static PyObject *cond_set_lock(PyObject *op, PyObject *lock)
 {
     if (set_lock((CondObject *)op, lock) < 0)
@@ -291,6 +301,8 @@ static PyMethodDef cond_methods[] = {
      "__exit__($self, /, *args)\n--\n\nRelease the lock."},
     {"_num_waiters", cond_num_waiters, METH_NOARGS,
      "_num_waiters($self, /)\n--\n\nWaiters present (for repr)."},
+    {"_num_tokens", cond_num_tokens, METH_NOARGS,
+     "_num_tokens($self, /)\n--\n\nWake-ups handed out by notify, not yet taken."},
     {"_set_lock", cond_set_lock, METH_O,
      "_set_lock($self, lock, /)\n--\n\nAdopt lock (unpickling)."},
     {NULL, NULL, 0, NULL},
