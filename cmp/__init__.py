@@ -22,3 +22,21 @@ def __getattr__(name):
     # Until every name has its own definition: the stdlib's fork context.
     import multiprocessing
     return getattr(multiprocessing.get_context("fork"), name)
+
+
+def Queue(maxsize=0):
+    """Returns a queue object (cmp's lock-free ring)."""
+    from .queues import Queue
+    return Queue(maxsize, ctx=None)
+
+
+def JoinableQueue(maxsize=0):
+    """Returns a queue object with task_done() and join()."""
+    from .queues import JoinableQueue
+    return JoinableQueue(maxsize, ctx=None)
+
+
+def SimpleQueue():
+    """Returns a simplified queue object."""
+    from .queues import SimpleQueue
+    return SimpleQueue(ctx=None)
