@@ -117,8 +117,6 @@ class Queue(_Base):
         if maxsize is None or maxsize <= 0:
             maxsize = 0
         super().__init__(maxsize)
-        self._configure(self._flags if maxsize == 0 else
-                        self._flags & ~_cmp.QUEUE_SPILL)
         self._ignore_epipe = False
         self._reset()
         register_after_fork(self, Queue._after_fork)
@@ -127,24 +125,25 @@ class Queue(_Base):
         return reduce_shared(self, self.__getstate__())
 
     def __getstate__(self):
-        flags = self._flags if self._maxsize >= 0x7fffffff else \
-            self._flags & ~_cmp.QUEUE_SPILL
-        return (flags, self._ignore_epipe)
+        return (self._ignore_epipe,)
 
     def __setstate__(self, state):
-        flags, self._ignore_epipe = state
-        self._configure(flags)
+        self._ignore_epipe, = state
         self._reset()
         register_after_fork(self, Queue._after_fork)
 
     def _after_fork(self):
         debug('Queue._after_fork()')
-        self._after_fork_reset()
         self._reset()
 
     def _reset(self):
         self._notempty = threading.Condition(threading.Lock())
         self._buffer = collections.deque()
+        if self._maxsize >= 0x7fffffff:
+            # Unbounded: a full ring spills into _buffer, never blocks.
+            self._configure(self._flags, self._buffer)
+        else:
+            self._configure(self._flags & ~_cmp.QUEUE_SPILL)
         self._thread = None
         self._jointhread = None
         self._joincancelled = False
@@ -196,25 +195,25 @@ class Queue(_Base):
             raise e
         hook(e, obj)
 
-    def _spill(self, data):
+    def _spill(self, item):
         # The ring is full and this queue is unbounded: the feeder thread
-        # pushes the bytes (in this process's order) when room appears.
+        # pushes the buffered (bytes, tag) items, in this process's order,
+        # as room appears (put also pushes them when it finds room).
         with self._notempty:
             if self._thread is None:
                 self._start_thread()
-            self._buffer.append(bytes(data))
+            self._buffer.append(item)
             self._notempty.notify()
 
     def _start_thread(self):
         debug('Queue._start_thread()')
-        self._buffer.clear()
         # The feeder holds its own wrapper of the ring, never this object,
         # so that dropping the queue still tells the feeder to finish.
         ring = _Base._rebuild(self._handle())
         ring._configure(0)
         self._thread = threading.Thread(
             target=Queue._feed,
-            args=(self._buffer, self._notempty, ring, weakref.ref(self)),
+            args=(self._buffer, self._notempty, ring),
             name='QueueFeederThread', daemon=True)
         self._thread.start()
         if not self._joincancelled:
@@ -243,27 +242,23 @@ class Queue(_Base):
             notempty.notify()
 
     @staticmethod
-    def _feed(buffer, notempty, ring, owner):
+    def _feed(buffer, notempty, ring):
         debug('starting thread to feed data to the ring')
         while True:
             with notempty:
                 while not buffer:
                     notempty.wait()
-                data = buffer.popleft()
-            if data is _sentinel:
-                debug('feeder thread got sentinel -- exiting')
-                return
+                if buffer[0] is _sentinel:
+                    buffer.popleft()
+                    debug('feeder thread got sentinel -- exiting')
+                    return
             try:
-                ring._feed_bytes(data)
+                ring._drain(buffer)
             except Exception as e:
                 if is_exiting():
                     info('error in queue thread: %s', e)
                     return
                 raise
-            q = owner()
-            if q is not None:
-                q._fed_one()
-            del q
 
     @staticmethod
     def _on_queue_feeder_error(e, obj):

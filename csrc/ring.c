@@ -13,6 +13,10 @@ _Static_assert(sizeof(cmp_ring) == 320, "ring header is five cache lines");
 #define SEQ_MASK ((1ull << SEQ_BITS) - 1)
 #define K_MASK 0xfffffull
 #define PID_MASK 0x3fffffull
+/* Spins (about 30 ns each) before a waiter sleeps: long enough to bridge
+ * the gap between two messages of a busy peer, so that a steady stream
+ * makes no futex call. */
+#define RING_SPIN 1000
 #define POS_MASK ((1ull << RING_ST_SHIFT) - 1)
 
 static inline uint64_t *ctl_of(cmp_ring *r) { return (uint64_t *)(r + 1); }
@@ -73,6 +77,7 @@ void cmp_ring_init(cmp_ring *r, uint32_t nslots, uint32_t maxsize)
     r->maxsize = maxsize;
     r->fd_pid = 0;
     r->rfd = r->wfd = -1;
+    r->space_want = UINT64_MAX;
     uint64_t *ctl = ctl_of(r);
     for (uint32_t i = 0; i < nslots; i++)
         ctl[i] = free_word(i);
@@ -118,6 +123,34 @@ static void notify(uint32_t *seq, uint32_t *waiters)
         __atomic_fetch_add(seq, 1, __ATOMIC_RELEASE);
         futex_wake_all(seq);
     }
+}
+
+/* After cells were freed or the count lowered: wake space waiters once
+ * head has reached what they asked for. */
+static void notify_space(cmp_ring *r)
+{
+    /* SeqCst fence: as in notify(), against the waiter's registration. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Relaxed loads: ordered by the fence. */
+    if (!__atomic_load_n(&r->space_waiters, __ATOMIC_RELAXED))
+        return;
+    uint64_t want = __atomic_load_n(&r->space_want, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&r->head, __ATOMIC_RELAXED) < want)
+        return;
+    /* Relaxed: woken waiters ask again (lowering it) before they sleep. */
+    __atomic_store_n(&r->space_want, UINT64_MAX, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->space_seq, 1, __ATOMIC_RELEASE);
+    futex_wake_all(&r->space_seq);
+}
+
+/* Ask to be woken once head reaches `want` (the lowest request wins). */
+static void want_space(cmp_ring *r, uint64_t want)
+{
+    uint64_t cur = __atomic_load_n(&r->space_want, __ATOMIC_RELAXED);
+    /* SeqCst: the store is the waiter's half of the Dekker pair. */
+    while (want < cur && !__atomic_compare_exchange_n(&r->space_want, &cur, want, 1,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        ;
 }
 
 /* Sleep on `seq` (whose value was read as `seen` after registering as a
@@ -178,7 +211,7 @@ void cmp_ring_items_undo(cmp_ring *r)
 {
     /* Relaxed: see items_try; the wake below has its own fence. */
     __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);
-    notify(&r->space_seq, &r->space_waiters);
+    notify_space(r);
 }
 
 uint32_t cmp_ring_items(const cmp_ring *r)
@@ -192,6 +225,7 @@ int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
     int rc;
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
+        want_space(r, 0);       /* every lowered count matters */
         uint32_t seen = __atomic_load_n(&r->space_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (__atomic_load_n(&r->items, __ATOMIC_RELAXED) < r->maxsize) {
@@ -212,7 +246,8 @@ int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
 
 /* ---- producing --------------------------------------------------------- */
 
-int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob)
+int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
+                     uint32_t tag)
 {
     uint64_t *ctl = ctl_of(r);
     uint64_t mask = r->nslots - 1;
@@ -242,7 +277,7 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob)
             for (i = 1; i < k; i++)
                 __atomic_store_n(&ctl[(pos + i) & mask], busy_word(RING_BODY, me, pos, i),
                                  __ATOMIC_RELAXED);
-            uint32_t hdr[2] = {len, oob ? RING_OOB : 0u};
+            uint32_t hdr[2] = {len, (oob ? RING_OOB : 0u) | (tag & 0xffu) << RING_TAG_SHIFT};
             ring_write(r, pos, 0, hdr, sizeof hdr);
             if (oob)
                 ring_write(r, pos, CMP_RING_HDR, &oob, sizeof oob);
@@ -306,7 +341,7 @@ static void reap_dead_readers(cmp_ring *r, uint32_t k)
         if (__atomic_compare_exchange_n(&ctl[fpos & mask], &w, mine, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
             free_cells(r, fpos, w_k(w));
-            notify(&r->space_seq, &r->space_waiters);
+            notify_space(r);
         }
     }
 }
@@ -315,13 +350,17 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
 {
     uint32_t k = cells_for(len, len > inline_max(r));
     int rc;
-    for (int i = 0; i < CMP_SPIN_LIMIT; i++) {
+    for (int i = 0; i < RING_SPIN; i++) {
         if (room_for(r, k))
             return 0;
         cmp_cpu_relax();
     }
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
+        /* Wake me when an eighth of the ring more than I need is free. */
+        uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);  /* a hint */
+        uint64_t ask = (uint64_t)k + r->nslots / 8;
+        want_space(r, tail + ask > r->nslots ? tail + ask - r->nslots : 0);
         uint32_t seen = __atomic_load_n(&r->space_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (room_for(r, k)) {
@@ -374,6 +413,7 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
             rec->pos = pos;
             rec->k = k;
             rec->len = hdr[0];
+            rec->tag = (hdr[1] >> RING_TAG_SHIFT) & 0xffu;
             rec->oob = 0;
             if (hdr[1] & RING_OOB) {
                 uint64_t off;
@@ -398,7 +438,7 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
 void cmp_ring_release(cmp_ring *r, const cmp_ring_rec *rec)
 {
     free_cells(r, rec->pos, rec->k);
-    notify(&r->space_seq, &r->space_waiters);
+    notify_space(r);
 }
 
 /* 1: a record is published at head.  Helps head past taken records. */
@@ -436,13 +476,13 @@ static void reap_dead_writer(cmp_ring *r)
     advance(&r->head, pos, pos + k);
     __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);   /* counter: see items_try */
     free_cells(r, pos, k);
-    notify(&r->space_seq, &r->space_waiters);
+    notify_space(r);
 }
 
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d)
 {
     int rc;
-    for (int i = 0; i < CMP_SPIN_LIMIT; i++) {
+    for (int i = 0; i < RING_SPIN; i++) {
         if (cmp_ring_has_data(r))
             return 0;
         cmp_cpu_relax();

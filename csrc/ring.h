@@ -49,7 +49,10 @@
  * only while below maxsize.  `tasks` counts JoinableQueue's unfinished
  * tasks.  Futex words: `data_seq` (bumped after a publish when
  * data_waiters != 0), `space_seq` (bumped after a take when space_waiters
- * != 0), `tasks` itself (woken at zero when tasks_waiters != 0).
+ * != 0 and head has reached `space_want`, the lowest position a waiter
+ * asked for: a producer waiting for room asks for an eighth of the ring
+ * more than it needs, so that consumers do not wake it for every message),
+ * `tasks` itself (woken at zero when tasks_waiters != 0).
  *
  * Selectability: `interest` becomes 1 once anyone polls the queue's fd (a
  * pipe owned by the Python layer); from then on a put that finds `signaled`
@@ -76,8 +79,10 @@
 #define CMP_RING_INLINE_MAX (64u * 1024u)
 #define CMP_RING_UNBOUNDED 0u
 
-/* Record header flags. */
+/* Record header flags: RING_OOB, and the caller's encoding tag (0..255)
+ * in bits 8..15. */
 #define RING_OOB 1u
+#define RING_TAG_SHIFT 8
 
 /* Control word states (top 3 bits). */
 #define RING_ST_SHIFT 61
@@ -112,7 +117,9 @@ typedef struct {
     uint32_t tasks_waiters;
     uint32_t interest;
     uint32_t signaled;
-    uint32_t pad3[7];
+    uint32_t pad3x;
+    uint64_t space_want;        /* wake space waiters once head reaches it */
+    uint32_t pad3[4];
     cmp_lock poll_lock;
     uint32_t pad4[12];
 } cmp_ring;
@@ -128,6 +135,7 @@ typedef struct {
     const char *p2;
     size_t n2;
     uint64_t oob;               /* arena offset of the block, or 0 */
+    uint32_t tag;               /* the producer's encoding tag */
 } cmp_ring_rec;
 
 /* Bytes needed for a ring of `nslots` cells (a power of two, clamped). */
@@ -147,7 +155,8 @@ uint32_t cmp_ring_items(const cmp_ring *r);
  * CMP_RING_INLINE_MAX must come with `oob`, an arena block holding them.
  * try: 0 published, EAGAIN the ring has no room.  wait: 0 (room may have
  * appeared), ETIMEDOUT, EINTR. */
-int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob);
+int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
+                     uint32_t tag);
 int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d);
 
 /* Consuming.  try: 0 taken (the item count was lowered), EAGAIN empty.

@@ -20,7 +20,8 @@ typedef struct {
     cmp_shared s;
     int flags;
     int closed;             /* close() was called here */
-    Py_ssize_t pending;     /* items in this process's feeder buffer */
+    PyObject *buffer;       /* Queue: this process's feeder deque of
+                               (bytes, tag) not yet in the ring, or NULL */
     uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
     int rfd, wfd;
     int owns_fds;
@@ -113,34 +114,139 @@ static int check_open(QueueObject *q)
     return -1;
 }
 
-/* Only exact builtin scalars, and small tuples/lists of them, skip the
- * ForkingPickler (its reducers cannot apply to them). */
-static int plain(PyObject *o, int depth)
+/* Encodings of a message (the record's tag).  Exact builtin scalars skip
+ * pickle altogether (the result is an equal object of the same exact type,
+ * which is all that unpickling would give); everything else is pickled by
+ * the stdlib's ForkingPickler, so its registered reducers apply. */
+enum {
+    TAG_PICKLE = 0,
+    TAG_INT = 1,        /* int64, native byte order */
+    TAG_FLOAT = 2,      /* double */
+    TAG_BYTES = 3,
+    TAG_STR = 4,        /* UTF-8 */
+    TAG_NONE = 5,
+    TAG_TRUE = 6,
+    TAG_FALSE = 7,
+};
+
+typedef struct {
+    uint32_t tag;
+    const char *p;
+    Py_ssize_t len;
+    PyObject *owner;        /* keeps p alive (a new reference), or NULL */
+    char scratch[8];
+} encoded;
+
+static PyObject *dumps(PyObject *obj)
 {
-    PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type ||
-        t == &PyFloat_Type || o == Py_None || t == &PyBool_Type)
-        return 1;
-    if (depth > 0 && (t == &PyTuple_Type || t == &PyList_Type)) {
-        Py_ssize_t n = Py_SIZE(o);
-        if (n > 16)
+    return PyObject_CallOneArg(forking_dumps, obj);
+}
+
+/* Fill `e` for obj: 0, or -1 with an exception (pickling failed). */
+static int encode(PyObject *obj, encoded *e)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    e->owner = NULL;
+    e->p = e->scratch;
+    e->len = 0;
+    if (t == &PyLong_Type) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow && !(v == -1 && PyErr_Occurred())) {
+            e->tag = TAG_INT;
+            memcpy(e->scratch, &v, 8);
+            e->len = 8;
             return 0;
-        PyObject **items = t == &PyTuple_Type ? ((PyTupleObject *)o)->ob_item
-                                              : ((PyListObject *)o)->ob_item;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (!plain(items[i], depth - 1))
-                return 0;
-        return 1;
+        }
+        PyErr_Clear();
+    } else if (t == &PyFloat_Type) {
+        double v = PyFloat_AS_DOUBLE(obj);
+        e->tag = TAG_FLOAT;
+        memcpy(e->scratch, &v, 8);
+        e->len = 8;
+        return 0;
+    } else if (t == &PyBytes_Type) {
+        e->tag = TAG_BYTES;
+        e->p = PyBytes_AS_STRING(obj);
+        e->len = PyBytes_GET_SIZE(obj);
+        return 0;
+    } else if (t == &PyUnicode_Type) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (u) {
+            e->tag = TAG_STR;
+            e->p = u;
+            e->len = n;
+            return 0;
+        }
+        PyErr_Clear();      /* lone surrogates: pickle copes */
+    } else if (obj == Py_None || obj == Py_True || obj == Py_False) {
+        e->tag = obj == Py_None ? TAG_NONE : obj == Py_True ? TAG_TRUE : TAG_FALSE;
+        return 0;
     }
+    PyObject *data = dumps(obj);
+    if (!data)
+        return -1;
+    if (!PyBytes_Check(data)) {
+        PyObject *b = PyBytes_FromObject(data);
+        Py_DECREF(data);
+        if (!b)
+            return -1;
+        data = b;
+    }
+    e->tag = TAG_PICKLE;
+    e->owner = data;
+    e->p = PyBytes_AS_STRING(data);
+    e->len = PyBytes_GET_SIZE(data);
     return 0;
 }
 
-/* The pickled bytes (a bytes object or a memoryview) of obj. */
-static PyObject *dumps(PyObject *obj)
+/* The object of a record whose `len` bytes are in p1[n1] + p2[n2]. */
+static PyObject *decode(uint32_t tag, const char *p1, size_t n1, const char *p2, size_t n2)
 {
-    if (plain(obj, 2))
-        return PyObject_CallOneArg(pickle_dumps, obj);
-    return PyObject_CallOneArg(forking_dumps, obj);
+    size_t len = n1 + n2;
+    char small[8];
+    if ((tag == TAG_INT || tag == TAG_FLOAT) && len == 8) {
+        memcpy(small, p1, n1);
+        memcpy(small + n1, p2, n2);
+        if (tag == TAG_INT) {
+            long long v;
+            memcpy(&v, small, 8);
+            return PyLong_FromLongLong(v);
+        }
+        double v;
+        memcpy(&v, small, 8);
+        return PyFloat_FromDouble(v);
+    }
+    switch (tag) {
+    case TAG_NONE:
+        Py_RETURN_NONE;
+    case TAG_TRUE:
+        Py_RETURN_TRUE;
+    case TAG_FALSE:
+        Py_RETURN_FALSE;
+    default:
+        break;
+    }
+    if (tag == TAG_STR && n2 == 0)
+        return PyUnicode_DecodeUTF8(p1, (Py_ssize_t)n1, "surrogatepass");
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (!bytes)
+        return NULL;
+    memcpy(PyBytes_AS_STRING(bytes), p1, n1);
+    if (n2)
+        memcpy(PyBytes_AS_STRING(bytes) + n1, p2, n2);
+    if (tag == TAG_BYTES)
+        return bytes;
+    PyObject *res;
+    if (tag == TAG_STR)
+        res = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(bytes), (Py_ssize_t)len, "surrogatepass");
+    else if (tag == TAG_PICKLE)
+        res = PyObject_CallOneArg(pickle_loads, bytes);
+    else
+        res = PyErr_Format(PyExc_RuntimeError, "corrupt queue record (tag %u)", tag);
+    Py_DECREF(bytes);
+    return res;
 }
 
 typedef struct {
@@ -180,14 +286,15 @@ static void after_put(QueueObject *q)
 /* Push pickled bytes (`buf`) into the ring: inline, or through an arena
  * block.  block=0: EAGAIN when full.  Returns 0, or 1 when full and not
  * blocking / timed out, or -1 with an exception. */
-static int push_bytes(QueueObject *q, Py_buffer *buf, int block, const cmp_deadline *d)
+static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
+                      int block, const cmp_deadline *d)
 {
     cmp_ring *r = RING(q);
-    if (buf->len > (Py_ssize_t)UINT32_MAX) {
+    if (n > (Py_ssize_t)UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "message too large for a cmp queue (4 GiB)");
         return -1;
     }
-    uint32_t len = (uint32_t)buf->len;
+    uint32_t len = (uint32_t)n;
     uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
     if (limit > CMP_RING_INLINE_MAX)
         limit = CMP_RING_INLINE_MAX;
@@ -201,10 +308,10 @@ static int push_bytes(QueueObject *q, Py_buffer *buf, int block, const cmp_deadl
                             "to reserve more before importing cmp)");
             return -1;
         }
-        memcpy(cmp_ptr(cmp_the_arena, oob), buf->buf, len);
+        memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
     }
     for (;;) {
-        if (cmp_ring_try_put(r, buf->buf, len, oob) == 0) {
+        if (cmp_ring_try_put(r, p, len, oob, tag) == 0) {
             after_put(q);
             return 0;
         }
@@ -218,6 +325,40 @@ static int push_bytes(QueueObject *q, Py_buffer *buf, int block, const cmp_deadl
         if (oob)
             cmp_free(cmp_the_arena, oob);
         return rc < 0 ? -1 : 1;
+    }
+}
+
+/* Push (without blocking, GIL held) the front items of a feeder buffer,
+ * a deque of (bytes, tag), while they fit.  Returns how many are left
+ * (the first non-tuple, the feeder's sentinel, stops it), or -1. */
+static Py_ssize_t drain(QueueObject *q, PyObject *buffer)
+{
+    static const cmp_deadline now = {{0, 0}, 0};
+    for (;;) {
+        Py_ssize_t n = PyObject_Length(buffer);
+        if (n <= 0)
+            return n;
+        PyObject *front = PySequence_GetItem(buffer, 0);
+        if (!front)
+            return -1;
+        if (!PyTuple_Check(front) || PyTuple_GET_SIZE(front) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(front, 0))) {
+            Py_DECREF(front);
+            return n;
+        }
+        PyObject *data = PyTuple_GET_ITEM(front, 0);
+        unsigned long tag = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(front, 1));
+        int rc = push_bytes(q, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                            (uint32_t)tag & 0xffu, 0, &now);
+        Py_DECREF(front);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            return n;
+        PyObject *gone = PyObject_CallMethod(buffer, "popleft", NULL);
+        if (!gone)
+            return -1;
+        Py_DECREF(gone);
     }
 }
 
@@ -268,6 +409,7 @@ static void queue_dealloc(PyObject *op)
     QueueObject *q = (QueueObject *)op;
     if (q->fd_pid || q->owns_fds)
         close_fds(q);
+    Py_CLEAR(q->buffer);
     cmp_shared_dealloc(op);
 }
 
@@ -291,9 +433,9 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     cmp_deadline d = cmp_deadline_forever();
     if (block && a[2] && cmp_timeout_to_deadline(a[2], &d) < 0)
         return NULL;
-    /* Pickle first: bad input raises here and changes nothing. */
-    PyObject *data = dumps(a[0]);
-    if (!data) {
+    /* Encode first: bad input raises here and changes nothing. */
+    encoded e;
+    if (encode(a[0], &e) < 0) {
         if (q->flags & Q_SIMPLE)
             return NULL;
         /* The Python layer decides: the subclass's _on_queue_feeder_error
@@ -318,7 +460,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
             rc = ETIMEDOUT;
         }
         if (rc) {
-            Py_DECREF(data);
+            Py_XDECREF(e.owner);
             if (rc > 0)
                 PyErr_SetNone(FullError);
             return NULL;
@@ -326,36 +468,42 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     }
     if (q->flags & Q_JOINABLE)
         cmp_ring_tasks_add(r);
-    Py_buffer buf;
-    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0) {
-        Py_DECREF(data);
-        goto undo;
-    }
     int rc;
-    if (q->pending == 0) {
+    Py_ssize_t buffered = 0;
+    if (q->buffer) {
+        if ((buffered = drain(q, q->buffer)) < 0) {
+            Py_XDECREF(e.owner);
+            goto undo;
+        }
+    }
+    if (buffered == 0) {
         /* An unbounded Queue never blocks: a full ring hands the bytes to
          * the feeder (which keeps this process's order). */
-        int spill = (q->flags & Q_SPILL) != 0;
-        rc = push_bytes(q, &buf, block && !spill, &d);
+        int spill = q->buffer != NULL;
+        rc = push_bytes(q, e.p, e.len, e.tag, block && !spill, &d);
         if (rc == 1 && spill)
             rc = 2;
     } else {
         rc = 2;
     }
-    PyBuffer_Release(&buf);
     if (rc == 2) {
-        /* The spill path owns the reservation now. */
-        q->pending++;
-        PyObject *res = PyObject_CallMethod(op, "_spill", "O", data);
-        Py_DECREF(data);
-        if (!res) {
-            q->pending--;
+        /* The feeder's buffer owns the reservation now. */
+        PyObject *data = e.owner;
+        e.owner = NULL;
+        if (!data)
+            data = PyBytes_FromStringAndSize(e.p, e.len);
+        PyObject *item = data ? Py_BuildValue("(NI)", data, e.tag) : NULL;
+        if (!item)
             goto undo;
-        }
+        PyObject *res = buffered ? PyObject_CallMethod(q->buffer, "append", "(O)", item)
+                                 : PyObject_CallMethod(op, "_spill", "(O)", item);
+        Py_DECREF(item);
+        if (!res)
+            goto undo;
         Py_DECREF(res);
         Py_RETURN_NONE;
     }
-    Py_DECREF(data);
+    Py_XDECREF(e.owner);
     if (rc == 0)
         Py_RETURN_NONE;
     if (rc == 1)
@@ -367,32 +515,37 @@ undo:
     return NULL;
 }
 
-/* _feed_bytes(data): the feeder thread's blocking push of bytes already
- * counted (waits with the GIL released). */
-static PyObject *queue_feed_bytes(PyObject *op, PyObject *data)
+/* _drain(buffer): the feeder thread's step.  Pushes what fits from the
+ * front of the buffer; if something is left, waits (the GIL released) until
+ * the ring has room for its front item.  Stops at a non-tuple (the
+ * sentinel).  Returns the number of items left. */
+static PyObject *queue_drain(PyObject *op, PyObject *buffer)
 {
     QueueObject *q = (QueueObject *)op;
     if (cmp_shared_check(&q->s) < 0)
         return NULL;
-    Py_buffer buf;
-    if (PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE) < 0)
+    Py_ssize_t left = drain(q, buffer);
+    if (left <= 0)
+        return left < 0 ? NULL : PyLong_FromLong(0);
+    PyObject *front = PySequence_GetItem(buffer, 0);
+    if (!front)
         return NULL;
-    cmp_deadline d = cmp_deadline_forever();
-    int rc = push_bytes(q, &buf, 1, &d);
-    PyBuffer_Release(&buf);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
-}
-
-/* _fed_one(): one item of this wrapper's feeder buffer reached the ring. */
-static PyObject *queue_fed_one(PyObject *op, PyObject *unused)
-{
-    (void)unused;
-    QueueObject *q = (QueueObject *)op;
-    if (q->pending > 0)
-        q->pending--;
-    Py_RETURN_NONE;
+    if (PyTuple_Check(front) && PyTuple_GET_SIZE(front) == 2 &&
+        PyBytes_Check(PyTuple_GET_ITEM(front, 0))) {
+        Py_ssize_t n = PyBytes_GET_SIZE(PyTuple_GET_ITEM(front, 0));
+        cmp_ring *r = RING(q);
+        uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
+        if (limit > CMP_RING_INLINE_MAX)
+            limit = CMP_RING_INLINE_MAX;
+        space_arg a = {r, (uint64_t)n > limit ? (uint32_t)(limit + 1) : (uint32_t)n};
+        cmp_deadline d = cmp_deadline_forever();
+        if (cmp_wait(wait_space, &a, &d) < 0) {
+            Py_DECREF(front);
+            return NULL;
+        }
+    }
+    Py_DECREF(front);
+    return PyLong_FromSsize_t(left);
 }
 
 /* Take one record: returns the pickled bytes (raw=1) or the object. */
@@ -426,30 +579,28 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
         if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
             cmp_ring_poll_after_take(r, q->rfd);
         char *p = cmp_ptr(cmp_the_arena, rec.oob);
-        if (raw) {
-            res = PyBytes_FromStringAndSize(p, rec.len);
-        } else {
+        if (rec.tag == TAG_PICKLE && !raw) {
             PyObject *mv = PyMemoryView_FromMemory(p, rec.len, PyBUF_READ);
             res = mv ? PyObject_CallOneArg(pickle_loads, mv) : NULL;
             Py_XDECREF(mv);
+        } else {
+            res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
+                         p, rec.len, NULL, 0);
         }
         cmp_free(cmp_the_arena, rec.oob);
-        return res;
+    } else {
+        res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
+                     rec.p1, rec.n1, rec.p2, rec.n2);
+        cmp_ring_release(r, &rec);
+        if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+            cmp_ring_poll_after_take(r, q->rfd);
     }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, rec.len);
-    if (bytes) {
-        char *dst = PyBytes_AS_STRING(bytes);
-        memcpy(dst, rec.p1, rec.n1);
-        if (rec.n2)
-            memcpy(dst + rec.n1, rec.p2, rec.n2);
+    if (res && raw && rec.tag != TAG_PICKLE) {
+        /* The raw form of a scalar sent unpickled: pickle it now. */
+        PyObject *obj = res;
+        res = PyObject_CallOneArg(pickle_dumps, obj);
+        Py_DECREF(obj);
     }
-    cmp_ring_release(r, &rec);
-    if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
-        cmp_ring_poll_after_take(r, q->rfd);
-    if (!bytes || raw)
-        return bytes;
-    res = PyObject_CallOneArg(pickle_loads, bytes);
-    Py_DECREF(bytes);
     return res;
 }
 
@@ -654,20 +805,17 @@ static PyObject *queue_configure(PyObject *op, PyObject *args)
 {
     QueueObject *q = (QueueObject *)op;
     int flags;
-    if (!PyArg_ParseTuple(args, "i:_configure", &flags))
+    PyObject *buffer = Py_None;
+    if (!PyArg_ParseTuple(args, "i|O:_configure", &flags, &buffer))
         return NULL;
     q->flags = flags;
+    if (buffer != Py_None)
+        Py_INCREF(buffer);
+    Py_XSETREF(q->buffer, buffer == Py_None ? NULL : buffer);
     if (!q->fd_pid) {
         q->rfd = q->wfd = -1;
         q->owns_fds = 0;
     }
-    Py_RETURN_NONE;
-}
-
-static PyObject *queue_after_fork(PyObject *op, PyObject *unused)
-{
-    (void)unused;
-    ((QueueObject *)op)->pending = 0;
     Py_RETURN_NONE;
 }
 
@@ -706,7 +854,8 @@ static int queue_set_closed(PyObject *op, PyObject *v, void *unused)
 static PyObject *queue_get_pending(PyObject *op, void *unused)
 {
     (void)unused;
-    return PyLong_FromSsize_t(((QueueObject *)op)->pending);
+    QueueObject *q = (QueueObject *)op;
+    return PyLong_FromSsize_t(q->buffer ? PyObject_Length(q->buffer) : 0);
 }
 
 static PyObject *queue_get_maxsize(PyObject *op, void *unused)
@@ -751,10 +900,8 @@ static PyMethodDef queue_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "_get_bytes($self, /, block=True, timeout=None)\n--\n\n"
      "The next message, still pickled."},
-    {"_feed_bytes", queue_feed_bytes, METH_O,
-     "_feed_bytes($self, data, /)\n--\n\nThe feeder's blocking push."},
-    {"_fed_one", queue_fed_one, METH_NOARGS,
-     "_fed_one($self, /)\n--\n\nOne buffered item reached the ring."},
+    {"_drain", queue_drain, METH_O,
+     "_drain($self, buffer, /)\n--\n\nThe feeder's step: push, then wait for room."},
     {"qsize", queue_qsize, METH_NOARGS,
      "qsize($self, /)\n--\n\nThe approximate number of items in the queue."},
     {"empty", queue_empty, METH_NOARGS,
@@ -772,9 +919,7 @@ static PyMethodDef queue_methods[] = {
     {"_fileno", queue_fileno, METH_NOARGS,
      "_fileno($self, /)\n--\n\nA fd readable while the queue holds an item."},
     {"_configure", queue_configure, METH_VARARGS,
-     "_configure($self, flags, /)\n--\n\nSet this wrapper's flags."},
-    {"_after_fork_reset", queue_after_fork, METH_NOARGS,
-     "_after_fork_reset($self, /)\n--\n\nForget the parent's feeder buffer."},
+     "_configure($self, flags, buffer=None, /)\n--\n\nSet this wrapper's flags."},
     {"_mark_closed", queue_mark_closed, METH_VARARGS,
      "_mark_closed($self, release_fds=False, /)\n--\n\nRefuse put and get here."},
     {NULL, NULL, 0, NULL},
