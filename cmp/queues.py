@@ -299,7 +299,7 @@ class SimpleQueue(_Base):
         self._writer = _Writer(self)
 
     def __reduce__(self):
-        return reduce_shared(self, None)
+        return reduce_shared(self, (_cmp.QUEUE_SIMPLE,))
 
     def __setstate__(self, state):
         self._configure(_cmp.QUEUE_SIMPLE)
