@@ -109,14 +109,16 @@ class _Writer(object):
 
 
 class Queue(_Base):
-    """Queue(maxsize=0, *, ctx=None): the stdlib's multiprocessing Queue."""
+    """Queue(maxsize=0, *, ctx=None, slots=0): the stdlib's multiprocessing
+    Queue.  slots (an extension) sizes the ring in 64-byte cells (0: the
+    default, 8192)."""
 
     _flags = _cmp.QUEUE_SPILL
 
-    def __init__(self, maxsize=0, *, ctx=None):
+    def __init__(self, maxsize=0, *, ctx=None, slots=0):
         if maxsize is None or maxsize <= 0:
             maxsize = 0
-        super().__init__(maxsize)
+        super().__init__(maxsize, slots)
         self._ignore_epipe = False
         self._reset()
         register_after_fork(self, Queue._after_fork)
