@@ -45,8 +45,13 @@ test-asan: build-asan
 compat: build
 	$(VPY) tests/compat/run.py $(COMPAT_ARGS)
 
-bench: $(STAMP)
+$(VENV)/.bench-installed: $(STAMP) benchmarks/requirements.txt benchmarks/requirements-optional.txt
 	$(VPY) -m pip install -q -r benchmarks/requirements.txt
+	$(VPY) -m pip install -q -r benchmarks/requirements-optional.txt || \
+	    echo "note: the optional competitors did not install; their benchmarks are skipped"
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(VPY) setup.py -q build_ext --inplace --force -b build/py$(PYVER) -t build/tmp-py$(PYVER)
 	$(VPY) -m benchmarks $(if $(QUICK),--quick) $(BENCH_ARGS)
 

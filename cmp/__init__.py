@@ -1,42 +1,22 @@
-"""cmp: a faster backend for multiprocessing.
+"""cmp: a faster backend for multiprocessing on Linux.
 
     import cmp as multiprocessing
+
+The names, signatures and behaviour are the stdlib's multiprocessing; the
+locks, semaphores, events, shared values, queues and pools are cmp's own,
+built on futexes in a shared-memory arena.  The default start method is
+fork on every Python version.  See README.rst.
 """
 from . import _core  # noqa: F401  (creates the shared arena first)
-from .synchronize import Lock as _Lock, RLock as _RLock  # noqa: F401
+from . import context, process, reduction  # noqa: F401  (as the stdlib's)
 
 __version__ = "0.1.0"
 
+# Every public attribute of the default context is a name of the package,
+# as in the stdlib: cmp.Lock is cmp.context._default_context.Lock.
+__all__ = [x for x in dir(context._default_context) if not x.startswith('_')]
+globals().update((name, getattr(context._default_context, name))
+                 for name in __all__)
 
-def Lock():
-    """Returns a non-recursive lock object."""
-    return _Lock(ctx=None)
-
-
-def RLock():
-    """Returns a recursive lock object."""
-    return _RLock(ctx=None)
-
-
-def __getattr__(name):
-    # Until every name has its own definition: the stdlib's fork context.
-    import multiprocessing
-    return getattr(multiprocessing.get_context("fork"), name)
-
-
-def Queue(maxsize=0):
-    """Returns a queue object (cmp's lock-free ring)."""
-    from .queues import Queue
-    return Queue(maxsize, ctx=None)
-
-
-def JoinableQueue(maxsize=0):
-    """Returns a queue object with task_done() and join()."""
-    from .queues import JoinableQueue
-    return JoinableQueue(maxsize, ctx=None)
-
-
-def SimpleQueue():
-    """Returns a simplified queue object."""
-    from .queues import SimpleQueue
-    return SimpleQueue(ctx=None)
+SUBDEBUG = 5
+SUBWARNING = 25
