@@ -1,7 +1,9 @@
 /* ring.c - the message ring's claim, publish, take and release paths, its
  * waits and its recovery from killed processes (layout and states: ring.h). */
+#define _GNU_SOURCE
 #include "ring.h"
 
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,8 +17,11 @@ _Static_assert(sizeof(cmp_ring) == 320, "ring header is five cache lines");
 #define PID_MASK 0x3fffffull
 /* Spins (about 30 ns each) before a waiter sleeps: long enough to bridge
  * the gap between two messages of a busy peer, so that a steady stream
- * makes no futex call. */
+ * makes no futex call.  Every RING_YIELD_EVERY spins the waiter yields its
+ * CPU (the peer may be waiting for it); a process allowed on one CPU only
+ * does not spin at all. */
 #define RING_SPIN 1000
+#define RING_YIELD_EVERY 1024
 #define POS_MASK ((1ull << RING_ST_SHIFT) - 1)
 
 static inline uint64_t *ctl_of(cmp_ring *r) { return (uint64_t *)(r + 1); }
@@ -164,6 +169,24 @@ static int nap(uint32_t *seq, uint32_t seen, const cmp_deadline *d)
     if (rc == ETIMEDOUT)
         return cmp_deadline_passed(d) ? ETIMEDOUT : ENOENT;
     return rc;
+}
+
+/* How many spins before sleeping: none when this process may run on one
+ * CPU only (the peer it waits for needs that CPU). */
+static int spin_budget(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
+        return 0;
+    return RING_SPIN;
+}
+
+static void spin_pause(int i)
+{
+    if (i % RING_YIELD_EVERY == RING_YIELD_EVERY - 1)
+        sched_yield();
+    else
+        cmp_cpu_relax();
 }
 
 /* ---- cells ------------------------------------------------------------- */
@@ -350,10 +373,10 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
 {
     uint32_t k = cells_for(len, len > inline_max(r));
     int rc;
-    for (int i = 0; i < RING_SPIN; i++) {
+    for (int i = 0, n = spin_budget(); i < n; i++) {
         if (room_for(r, k))
             return 0;
-        cmp_cpu_relax();
+        spin_pause(i);
     }
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
@@ -482,10 +505,10 @@ static void reap_dead_writer(cmp_ring *r)
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d)
 {
     int rc;
-    for (int i = 0; i < RING_SPIN; i++) {
+    for (int i = 0, n = spin_budget(); i < n; i++) {
         if (cmp_ring_has_data(r))
             return 0;
-        cmp_cpu_relax();
+        spin_pause(i);
     }
     __atomic_fetch_add(&r->data_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {

@@ -16,6 +16,9 @@
 #define Q_SPILL 2       /* unbounded Queue: a full ring hands over to _spill */
 #define Q_SIMPLE 4      /* SimpleQueue: closed means OSError */
 
+/* Seconds an unbounded put waits for room before it spills. */
+#define SPILL_GRACE 50e-6
+
 typedef struct {
     cmp_shared s;
     int flags;
@@ -137,8 +140,32 @@ typedef struct {
     char scratch[8];
 } encoded;
 
+/* Exact builtin scalars, and small tuples and lists of them, need no
+ * ForkingPickler (its reducers cannot apply): plain pickle.dumps is the
+ * same bytes, without the BytesIO and Pickler set-up. */
+static int plain(PyObject *o, int depth)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type ||
+        t == &PyFloat_Type || o == Py_None || t == &PyBool_Type)
+        return 1;
+    if (depth > 0 && (t == &PyTuple_Type || t == &PyList_Type)) {
+        Py_ssize_t n = Py_SIZE(o);
+        if (n > 16)
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!plain(t == &PyTuple_Type ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i),
+                       depth - 1))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
 static PyObject *dumps(PyObject *obj)
 {
+    if (plain(obj, 2))
+        return PyObject_CallOneArg(pickle_dumps, obj);
     return PyObject_CallOneArg(forking_dumps, obj);
 }
 
@@ -480,9 +507,17 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         /* An unbounded Queue never blocks: a full ring hands the bytes to
          * the feeder (which keeps this process's order). */
         int spill = q->buffer != NULL;
-        rc = push_bytes(q, e.p, e.len, e.tag, block && !spill, &d);
-        if (rc == 1 && spill)
-            rc = 2;
+        if (spill) {
+            /* Give the consumers a moment (SPILL_GRACE, the GIL released)
+             * before handing over to the feeder thread, which is much
+             * slower; put still returns at once by any human measure. */
+            cmp_deadline grace = cmp_deadline_after(SPILL_GRACE);
+            rc = push_bytes(q, e.p, e.len, e.tag, 1, &grace);
+            if (rc == 1)
+                rc = 2;
+        } else {
+            rc = push_bytes(q, e.p, e.len, e.tag, block, &d);
+        }
     } else {
         rc = 2;
     }
