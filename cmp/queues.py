@@ -108,17 +108,43 @@ class _Writer(object):
         self._closed = True
 
 
-class Queue(_Base):
-    """Queue(maxsize=0, *, ctx=None, slots=0): the stdlib's multiprocessing
-    Queue.  slots (an extension) sizes the ring in 64-byte cells (0: the
-    default, 8192)."""
+class _Locks(object):
+    """_rlock and _wlock, which stdlib code (the Pool's shutdown) takes:
+    cmp Locks made on first use (put and get never need them)."""
+
+    __slots__ = ()
+
+    @property
+    def _rlock(self):
+        lock = self.__dict__.get('_rlock_obj')
+        if lock is None:
+            from .synchronize import Lock
+            lock = self.__dict__['_rlock_obj'] = Lock(ctx=None)
+        return lock
+
+    @property
+    def _wlock(self):
+        lock = self.__dict__.get('_wlock_obj')
+        if lock is None:
+            from .synchronize import Lock
+            lock = self.__dict__['_wlock_obj'] = Lock(ctx=None)
+        return lock
+
+
+class Queue(_Locks, _Base):
+    """Queue(maxsize=0, *, ctx): the stdlib's multiprocessing Queue.
+
+    The class attribute _ring_slots sizes the ring in 64-byte cells (0: the
+    default, 8192); a subclass may change it."""
 
     _flags = _cmp.QUEUE_SPILL
 
-    def __init__(self, maxsize=0, *, ctx=None, slots=0):
+    _ring_slots = 0
+
+    def __init__(self, maxsize=0, *, ctx):
         if maxsize is None or maxsize <= 0:
             maxsize = 0
-        super().__init__(maxsize, slots)
+        super().__init__(maxsize, self._ring_slots)
         self._ignore_epipe = False
         self._reset()
         register_after_fork(self, Queue._after_fork)
@@ -274,8 +300,7 @@ class Queue(_Base):
 
 
 class JoinableQueue(Queue):
-    """JoinableQueue(maxsize=0, *, ctx=None): Queue with task_done() and
-    join()."""
+    """JoinableQueue(maxsize=0, *, ctx): Queue with task_done() and join()."""
 
     _flags = _cmp.QUEUE_SPILL | _cmp.QUEUE_JOINABLE
 
@@ -288,10 +313,10 @@ class JoinableQueue(Queue):
         self._join()
 
 
-class SimpleQueue(_Base):
-    """SimpleQueue(*, ctx=None): the stdlib's simplified queue."""
+class SimpleQueue(_Locks, _Base):
+    """SimpleQueue(*, ctx): the stdlib's simplified queue."""
 
-    def __init__(self, *, ctx=None):
+    def __init__(self, *, ctx):
         super().__init__(0)
         self._configure(_cmp.QUEUE_SIMPLE)
         self._reset()

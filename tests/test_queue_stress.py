@@ -72,6 +72,14 @@ def test_many_producers_many_consumers(mp, maxsize):
 # ---- killed processes (cmp only: the stdlib's queue hangs when a process
 # dies holding its pipe's lock) --------------------------------------------
 
+class _SmallRing(cmp.queues.Queue):
+    _ring_slots = 1024
+
+
+class _TinyRing(cmp.queues.Queue):
+    _ring_slots = 256
+
+
 def _produce_forever(q, who, sizes):
     rnd = random.Random(who)
     i = 0
@@ -96,7 +104,7 @@ def _kill_all(procs):
 @pytest.mark.parametrize("maxsize", [0, 50])
 def test_killed_producers_and_consumers(maxsize):
     ctx = multiprocessing.get_context("fork")
-    q = cmp.queues.Queue(maxsize, ctx=None, slots=1024)
+    q = _SmallRing(maxsize, ctx=None)
     sizes = [10, 200, 5000, 40000, 100000]
     rnd = random.Random(maxsize)
     for round_ in range(6):
@@ -136,7 +144,7 @@ def test_killed_reader_frees_its_cells():
     # A consumer killed while it holds a record (READING) must not wedge the
     # producers when the ring comes round to its cells again.
     ctx = multiprocessing.get_context("fork")
-    q = cmp.queues.Queue(ctx=None, slots=256)
+    q = _TinyRing(ctx=None)
     for round_ in range(5):
         consumers = [ctx.Process(target=_consume_forever, args=(q,)) for _ in range(2)]
         for p in consumers:
