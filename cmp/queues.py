@@ -217,6 +217,14 @@ class Queue(_Locks, _Base):
         except AttributeError:
             pass
 
+    def _terminate_broken(self):
+        # Close a queue on error (concurrent.futures, 3.12+): nobody reads
+        # any more, so the feeder's buffer is dropped rather than waited on.
+        self._reader.close()
+        self.cancel_join_thread()
+        self.close()
+        self.join_thread()
+
     def _pickle_error(self, e, obj):
         hook = type(self)._on_queue_feeder_error
         if hook is Queue._on_queue_feeder_error:

@@ -1,7 +1,9 @@
 /* queue_type.c - the _cmp.Queue base type over csrc/ring.c: pickling, the
  * GIL, timeouts, and the stdlib's exceptions.  cmp/queues.py builds Queue,
  * JoinableQueue and SimpleQueue on it (feeder thread, close, join_thread). */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include "shared.h"
 #include "../owner.h"
 #include "../ring.h"
