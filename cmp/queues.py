@@ -37,13 +37,10 @@ _base_get = _Base.get
 _sentinel = object()
 
 
-class _Reader(object):
-    """q._reader: a selectable end (multiprocessing.connection.wait accepts
-    it) whose recv() takes the next item.  The wakeup pipe behind fileno()
-    is written only once someone asked for the fd."""
-
-    readable = True
-    writable = False
+class _End(object):
+    """What stdlib code finds in q._reader and q._writer: selectable (its
+    fileno() is a pipe readable while the queue holds an item, written only
+    once someone asked for the fd), closable per process."""
 
     def __init__(self, queue):
         self._queue = weakref.ref(queue)
@@ -61,6 +58,17 @@ class _Reader(object):
 
     def fileno(self):
         return self._q()._fileno()
+
+    def close(self):
+        self._closed = True
+
+
+class _Reader(_End):
+    """q._reader: multiprocessing.connection.wait() accepts it; recv()
+    takes the next item."""
+
+    readable = True
+    writable = False
 
     def poll(self, timeout=0.0):
         return self._q()._poll(timeout)
@@ -74,38 +82,15 @@ class _Reader(object):
     def recv(self):
         return _ForkingPickler.loads(self.recv_bytes())
 
-    def close(self):
-        self._closed = True
 
-
-class _Writer(object):
+class _Writer(_End):
     """q._writer: send() puts into the queue."""
 
     readable = False
     writable = True
 
-    def __init__(self, queue):
-        self._queue = weakref.ref(queue)
-        self._closed = False
-
-    def _q(self):
-        q = self._queue()
-        if q is None or self._closed:
-            raise OSError("handle is closed")
-        return q
-
-    @property
-    def closed(self):
-        return self._closed or self._queue() is None
-
-    def fileno(self):
-        return self._q()._fileno()
-
     def send(self, obj):
         _base_put(self._q(), obj)
-
-    def close(self):
-        self._closed = True
 
 
 class _Locks(object):

@@ -17,11 +17,9 @@ _Static_assert(sizeof(cmp_ring) == 320, "ring header is five cache lines");
 #define PID_MASK 0x3fffffull
 /* Spins (about 30 ns each) before a waiter sleeps: long enough to bridge
  * the gap between two messages of a busy peer, so that a steady stream
- * makes no futex call.  Every RING_YIELD_EVERY spins the waiter yields its
- * CPU (the peer may be waiting for it); a process allowed on one CPU only
- * does not spin at all. */
+ * makes no futex call.  A waiter whose peer last ran on its own CPU does
+ * not spin at all. */
 #define RING_SPIN 1000
-#define RING_YIELD_EVERY 1024
 #define POS_MASK ((1ull << RING_ST_SHIFT) - 1)
 
 static inline uint64_t *ctl_of(cmp_ring *r) { return (uint64_t *)(r + 1); }
@@ -171,22 +169,19 @@ static int nap(uint32_t *seq, uint32_t seen, const cmp_deadline *d)
     return rc;
 }
 
-/* How many spins before sleeping: none when this process may run on one
- * CPU only (the peer it waits for needs that CPU). */
-static int spin_budget(void)
+static inline uint32_t my_cpu(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
-        return 0;
-    return RING_SPIN;
+    int c = sched_getcpu();     /* vDSO/rseq: no system call */
+    return c < 0 ? 0 : (uint32_t)c + 1;
 }
 
-static void spin_pause(int i)
+/* How many spins before sleeping: none when the peer we wait for last ran
+ * on our own CPU (spinning would only keep it from running). */
+static int spin_budget(const uint32_t *peer_cpu)
 {
-    if (i % RING_YIELD_EVERY == RING_YIELD_EVERY - 1)
-        sched_yield();
-    else
-        cmp_cpu_relax();
+    /* Relaxed: a scheduling hint. */
+    uint32_t peer = __atomic_load_n(peer_cpu, __ATOMIC_RELAXED);
+    return peer != 0 && peer == my_cpu() ? 0 : RING_SPIN;
 }
 
 /* ---- cells ------------------------------------------------------------- */
@@ -295,6 +290,8 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
             advance(&r->tail, pos, pos + k);
+            /* Relaxed: a scheduling hint for waiters (spin_budget). */
+            __atomic_store_n(&r->put_cpu, my_cpu(), __ATOMIC_RELAXED);
             /* Relaxed: BODY words are only read to find a dead reader's
              * first cell, which is then checked with acquire. */
             for (i = 1; i < k; i++)
@@ -373,10 +370,10 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
 {
     uint32_t k = cells_for(len, len > inline_max(r));
     int rc;
-    for (int i = 0, n = spin_budget(); i < n; i++) {
+    for (int i = 0, n = spin_budget(&r->take_cpu); i < n; i++) {
         if (room_for(r, k))
             return 0;
-        spin_pause(i);
+        cmp_cpu_relax();
     }
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
@@ -425,6 +422,8 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
                                              0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
             advance(&r->head, pos, pos + k);
+            /* Relaxed: a scheduling hint for waiters (spin_budget). */
+            __atomic_store_n(&r->take_cpu, my_cpu(), __ATOMIC_RELAXED);
             /* Relaxed: a counter; see items_try. */
             __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);
             const char *p1, *p2;
@@ -505,10 +504,10 @@ static void reap_dead_writer(cmp_ring *r)
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d)
 {
     int rc;
-    for (int i = 0, n = spin_budget(); i < n; i++) {
+    for (int i = 0, n = spin_budget(&r->put_cpu); i < n; i++) {
         if (cmp_ring_has_data(r))
             return 0;
-        spin_pause(i);
+        cmp_cpu_relax();
     }
     __atomic_fetch_add(&r->data_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {

@@ -103,10 +103,14 @@ typedef struct {
     uint32_t pad0[8];
     /* producers */
     uint64_t tail;
-    uint64_t pad1[7];
+    uint32_t put_cpu;           /* CPU of the last put, +1 (0: none yet) */
+    uint32_t pad1x2;
+    uint64_t pad1[6];
     /* consumers */
     uint64_t head;
-    uint64_t pad2[7];
+    uint32_t take_cpu;          /* CPU of the last take, +1 (0: none yet) */
+    uint32_t pad2x2;
+    uint64_t pad2[6];
     /* counts and futex words */
     uint32_t items;
     uint32_t tasks;
