@@ -415,7 +415,7 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
                 continue;
             }
             if (w_state(w) != RING_PUBLISHED)
-                return EAGAIN;      /* CLAIMED: its producer is writing */
+                return EBUSY;       /* CLAIMED: its producer is writing */
             /* Acquire: the producer's bytes are visible. */
             if (!__atomic_compare_exchange_n(&ctl[pos & mask], &w,
                                              busy_word(RING_READING, cmp_self_pid(), pos, k),
@@ -482,7 +482,7 @@ int cmp_ring_has_data(cmp_ring *r)
 }
 
 /* Drop the record at head if its producer died while writing it. */
-static void reap_dead_writer(cmp_ring *r)
+void cmp_ring_reap_dead_writer(cmp_ring *r)
 {
     uint64_t *ctl = ctl_of(r);
     uint64_t mask = r->nslots - 1;
@@ -519,7 +519,7 @@ int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d)
         }
         rc = nap(&r->data_seq, seen, d);
         if (rc == ENOENT) {
-            reap_dead_writer(r);
+            cmp_ring_reap_dead_writer(r);
             continue;
         }
         if (rc)

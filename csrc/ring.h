@@ -163,14 +163,18 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                      uint32_t tag);
 int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d);
 
-/* Consuming.  try: 0 taken (the item count was lowered), EAGAIN empty.
+/* Consuming.  try: 0 taken (the item count was lowered), EAGAIN empty,
+ * EBUSY a producer is still writing the record at head.
  * After copying out, cmp_ring_release gives the cells back (and the
  * caller frees rec->oob after using it).  wait: 0, ETIMEDOUT, EINTR. */
 int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec);
 void cmp_ring_release(cmp_ring *r, const cmp_ring_rec *rec);
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d);
-/* 1 when a published (or in-progress) record waits at head. */
+/* 1 when a published record waits at head. */
 int cmp_ring_has_data(cmp_ring *r);
+/* Drop the record at head if the producer writing it is dead (costs a
+ * liveness check: call it after EBUSY, not on every attempt). */
+void cmp_ring_reap_dead_writer(cmp_ring *r);
 
 /* JoinableQueue's unfinished tasks.  done: 0, or ERANGE when at zero.
  * wait: 0 (zero reached), ETIMEDOUT, EINTR. */

@@ -590,7 +590,14 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
 {
     cmp_ring *r = RING(q);
     cmp_ring_rec rec;
-    if (cmp_ring_try_take(r, &rec) != 0) {
+    int got = cmp_ring_try_take(r, &rec);
+    if (got == EBUSY && !block) {
+        /* Without a wait nobody would ever look whether the writer at
+         * head died: look now, once. */
+        cmp_ring_reap_dead_writer(r);
+        got = cmp_ring_try_take(r, &rec);
+    }
+    if (got != 0) {
         if (!block) {
             PyErr_SetNone(EmptyError);
             return NULL;
