@@ -42,6 +42,7 @@ test-asan: build-asan
 	    $(VPY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) build
 
+COMPAT_ARGS ?= --compare
 compat: build
 	$(VPY) tests/compat/run.py $(COMPAT_ARGS)
 

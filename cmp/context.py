@@ -65,14 +65,6 @@ class BaseContext(_stdlib.BaseContext):
         return manager
 
 
-# The primitives cmp.synchronize does not have yet come from the stdlib's
-# fork context, not from cmp's: the stdlib's Condition, Event and Barrier
-# reach into their locks' SemLock (lock._semlock), so they only work with
-# the stdlib's locks, and the stdlib's fork context builds exactly those.
-# Both contexts fork, so a process sees no other difference.
-_stdlib_fork = _stdlib._concrete_contexts['fork']
-
-
 class ForkContext(BaseContext, _stdlib.ForkContext):
     """cmp's fork context: forked processes sharing cmp's objects."""
     _name = 'fork'
@@ -88,32 +80,22 @@ class ForkContext(BaseContext, _stdlib.ForkContext):
 
     def Condition(self, lock=None):
         '''Returns a condition object'''
-        if not hasattr(_own.synchronize, 'Condition'):  # until cmp.synchronize has it
-            return _stdlib_fork.Condition(lock)
         return _own.synchronize.Condition(lock, ctx=self.get_context())
 
     def Semaphore(self, value=1):
         '''Returns a semaphore object'''
-        if not hasattr(_own.synchronize, 'Semaphore'):  # until cmp.synchronize has it
-            return _stdlib_fork.Semaphore(value)
         return _own.synchronize.Semaphore(value, ctx=self.get_context())
 
     def BoundedSemaphore(self, value=1):
         '''Returns a bounded semaphore object'''
-        if not hasattr(_own.synchronize, 'BoundedSemaphore'):  # until cmp.synchronize has it
-            return _stdlib_fork.BoundedSemaphore(value)
         return _own.synchronize.BoundedSemaphore(value, ctx=self.get_context())
 
     def Event(self):
         '''Returns an event object'''
-        if not hasattr(_own.synchronize, 'Event'):  # until cmp.synchronize has it
-            return _stdlib_fork.Event()
         return _own.synchronize.Event(ctx=self.get_context())
 
     def Barrier(self, parties, action=None, timeout=None):
         '''Returns a barrier object'''
-        if not hasattr(_own.synchronize, 'Barrier'):  # until cmp.synchronize has it
-            return _stdlib_fork.Barrier(parties, action, timeout)
         return _own.synchronize.Barrier(parties, action, timeout,
                                         ctx=self.get_context())
 

@@ -6,8 +6,10 @@ tree at any time (through a queue, as Pool arguments), not only passed at
 process creation.
 """
 import threading
+import time
 
 from multiprocessing import process as _process
+from multiprocessing import synchronize as _mpsync
 from multiprocessing.synchronize import SEM_VALUE_MAX  # noqa: F401
 
 from . import _cmp
@@ -31,7 +33,19 @@ def _thread_of_this_process(native_id):
     return any(t.native_id == native_id for t in threading.enumerate())
 
 
-class Lock(_cmp.Lock):
+class _SemLockLike:
+    """What Lock, RLock and the semaphores share on top of their C types."""
+    __slots__ = ()
+
+    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
+    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
+    _semlock = property(lambda self: self)
+
+    def __reduce__(self):
+        return reduce_shared(self)
+
+
+class Lock(_SemLockLike, _cmp.Lock):
     """A non-recursive lock shared by the processes of a tree.
 
     If the process holding it dies, the next acquirer takes it over and an
@@ -56,11 +70,8 @@ class Lock(_cmp.Lock):
             name = 'unknown'
         return '<%s(owner=%s)>' % (self.__class__.__name__, name)
 
-    def __reduce__(self):
-        return reduce_shared(self)
 
-
-class RLock(_cmp.RLock):
+class RLock(_SemLockLike, _cmp.RLock):
     """A recursive lock shared by the processes of a tree.
 
     If the thread holding it dies, the next acquirer takes it over and an
@@ -86,5 +97,147 @@ class RLock(_cmp.RLock):
             name, count = 'unknown', 'unknown'
         return '<%s(%s, %s)>' % (self.__class__.__name__, name, count)
 
+
+class Semaphore(_SemLockLike, _cmp.Semaphore):
+    """A counting semaphore shared by the processes of a tree.
+
+    A process killed while it holds units keeps them (a semaphore has no
+    owner), as with the stdlib's.
+    """
+    __slots__ = ('__weakref__',)
+
+    def __init__(self, value=1, *, ctx):
+        super().__init__(value)
+
+    def __repr__(self):
+        try:
+            value = self._get_value()
+        except Exception:
+            value = 'unknown'
+        return '<%s(value=%s)>' % (self.__class__.__name__, value)
+
+
+class BoundedSemaphore(Semaphore):
+    """A semaphore that refuses to be released above its initial value."""
+    __slots__ = ()
+
+    def __init__(self, value=1, *, ctx):
+        _cmp.Semaphore.__init__(self, value, value)
+
+    def __repr__(self):
+        try:
+            value = self._get_value()
+            maxvalue = self._maxvalue()
+        except Exception:
+            value = maxvalue = 'unknown'
+        return '<%s(value=%s, maxvalue=%s)>' % (
+            self.__class__.__name__, value, maxvalue)
+
+
+class Event(_cmp.Event):
+    """An event flag shared by the processes of a tree.
+
+    Nothing is held, so a killed process leaves nothing behind.  wait()
+    returns True once a set() happened after it began, even if clear()
+    followed before it woke (as threading.Event does).
+    """
+    __slots__ = ('__weakref__',)
+
+    def __init__(self, *, ctx):
+        super().__init__()
+
     def __reduce__(self):
         return reduce_shared(self)
+
+    if '__repr__' in _mpsync.Event.__dict__:
+        def __repr__(self):
+            set_status = 'set' if self.is_set() else 'unset'
+            return f"<{type(self).__qualname__} at {id(self):#x} {set_status}>"
+    else:
+        def __repr__(self):
+            cls = type(self)
+            return '<%s.%s object at %#x>' % (cls.__module__, cls.__qualname__, id(self))
+
+
+class Condition(_cmp.Condition):
+    """A condition variable shared by the processes of a tree, over a cmp
+    Lock or RLock (by default a new RLock).
+
+    Pickling it pickles its lock along.  A process killed while holding the
+    lock: see Lock and RLock (the next acquirer, a waiter that was notified
+    included, takes it over with an OwnerDiedWarning).  A process killed
+    while waiting may absorb one later notify.
+    """
+
+    def __init__(self, lock=None, *, ctx):
+        super().__init__(lock or RLock(ctx=ctx))
+        self._make_methods()
+
+    def _make_methods(self):
+        self.acquire = self._lock.acquire
+        self.release = self._lock.release
+
+    def __reduce__(self):
+        return reduce_shared(self, self._lock)
+
+    def __setstate__(self, lock):
+        self._set_lock(lock)
+        self._make_methods()
+
+    def __repr__(self):
+        try:
+            num_waiters = self._num_waiters()
+        except Exception:
+            num_waiters = 'unknown'
+        return '<%s(%s, %s)>' % (self.__class__.__name__, self._lock, num_waiters)
+
+    def wait_for(self, predicate, timeout=None):
+        """wait_for(predicate, timeout=None)
+
+        Wait until predicate() is true or the timeout passes; return the
+        predicate's last result.
+        """
+        result = predicate()
+        if result:
+            return result
+        if timeout is not None:
+            endtime = time.monotonic() + timeout
+        else:
+            endtime = None
+            waittime = None
+        while not result:
+            if endtime is not None:
+                waittime = endtime - time.monotonic()
+                if waittime <= 0:
+                    break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+
+class Barrier(_cmp.Barrier):
+    """A barrier shared by the processes of a tree, with threading.Barrier's
+    behaviour.
+
+    Pickling it pickles its action and default timeout along.
+
+    Killed processes: one killed inside the barrier's short internal
+    critical section (or while running the action) breaks the barrier for
+    the others.  One killed while waiting still counts as arrived, as with
+    the stdlib's: that round trips without it, but the barrier never drains
+    afterwards, so later waits block (use timeouts, or abort() it).
+    """
+
+    def __init__(self, parties, action=None, timeout=None, *, ctx):
+        super().__init__(parties, action, timeout)
+
+    def __reduce__(self):
+        return reduce_shared(self, (self._action, self._timeout))
+
+    def __setstate__(self, state):
+        self._action, self._timeout = state
+
+    if '__repr__' in threading.Barrier.__dict__:
+        __repr__ = threading.Barrier.__repr__
+
+

@@ -43,6 +43,9 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
                 __atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 return EOWNERDEAD;
+            /* The nap is over: let the caller run signal handlers that a
+             * signal caught while we spun could not interrupt us for. */
+            return EINTR;
         }
     }
 }

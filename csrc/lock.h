@@ -61,7 +61,9 @@ static inline uint32_t cmp_lock_owner(const cmp_lock *l)
 
 /* Slow path: spin, then sleep until acquired or the deadline.  Call without
  * any interpreter lock held.  Returns 0, EOWNERDEAD (acquired from a dead
- * owner), ETIMEDOUT or EINTR. */
+ * owner), ETIMEDOUT or EINTR (a signal, or a nap of CMP_LIVENESS_INTERVAL
+ * ended: the caller runs signal handlers and calls again, so a signal that
+ * arrived while it spun is not left waiting until the lock comes free). */
 int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d);
 
 /* Release whoever holds it (Lock).  Returns 0, or EPERM when unlocked. */

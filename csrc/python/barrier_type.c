@@ -1,8 +1,348 @@
-/* barrier_type.c - placeholder until the barrier type lands; adds nothing. */
+/* barrier_type.c - the Barrier type: threading.Barrier's state machine
+ * (csrc/barrier.h names the states) run on shared words. */
 #include "shared.h"
+#include "../barrier.h"
+
+#include <structmember.h>
+
+typedef struct {
+    cmp_shared s;
+    PyObject *action;   /* callable or None: run by the last arrival */
+    PyObject *timeout;  /* the default timeout of wait(), or None */
+} BarrierObject;
+
+#define BARRIER(self) ((cmp_barrier *)((cmp_shared *)(self))->body)
+
+static PyObject *BrokenBarrierError;    /* threading.BrokenBarrierError */
+
+static int barrier_init(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"parties", "action", "timeout", NULL};
+    BarrierObject *self = (BarrierObject *)op;
+    int parties;
+    PyObject *action = Py_None, *timeout = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|OO:Barrier", kwlist,
+                                     &parties, &action, &timeout))
+        return -1;
+    if (cmp_shared_create((cmp_shared *)self, CMP_KIND_BARRIER, sizeof(cmp_barrier)) < 0)
+        return -1;
+    BARRIER(self)->parties = (uint32_t)parties;
+    BARRIER(self)->state = BARRIER_FILLING;
+    Py_INCREF(action);
+    Py_XSETREF(self->action, action);
+    Py_INCREF(timeout);
+    Py_XSETREF(self->timeout, timeout);
+    return 0;
+}
+
+/* Everything below runs with the interpreter lock held unless it says so. */
+
+static void set_state(cmp_barrier *b, int32_t state)
+{
+    /* Relaxed: under the internal lock; lock-free readers want a snapshot. */
+    __atomic_store_n(&b->state, state, __ATOMIC_RELAXED);
+    cmp_barrier_notify_all(b);
+}
+
+/* After taking the lock over from a dead holder: a party died, so nobody
+ * can count on the barrier any more. */
+static void holder_died(cmp_barrier *b)
+{
+    set_state(b, BARRIER_BROKEN);
+}
+
+typedef struct {
+    cmp_barrier *b;
+    uint32_t seen;
+} sleep_arg;
+
+static int lock_fn(void *p, const cmp_deadline *d)
+{
+    return cmp_barrier_lock(p, d);
+}
+
+static int sleep_fn(void *p, const cmp_deadline *d)
+{
+    sleep_arg *a = p;
+    return cmp_barrier_sleep(a->b, a->seen, d);
+}
+
+/* Take the internal lock; signal handlers may interrupt (-1). */
+static int lock_barrier(cmp_barrier *b)
+{
+    if (cmp_barrier_trylock(b))
+        return 0;
+    cmp_deadline forever = cmp_deadline_forever();
+    int r = cmp_wait(lock_fn, b, &forever);
+    if (r < 0)
+        return -1;
+    if (r == EOWNERDEAD)
+        holder_died(b);
+    return 0;
+}
+
+/* Take the internal lock back no matter what; a signal handler's exception
+ * is kept pending (the lock is held on return either way; -1 then). */
+static int relock_barrier(cmp_barrier *b)
+{
+    if (cmp_barrier_trylock(b))
+        return 0;
+    cmp_deadline forever = cmp_deadline_forever();
+    PyObject *et = NULL, *ev = NULL, *tb = NULL;
+    int r;
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        r = cmp_barrier_lock(b, &forever);
+        Py_END_ALLOW_THREADS
+        if (r != EINTR)
+            break;
+        if (PyErr_CheckSignals() < 0) {
+            if (et)
+                PyErr_Clear();
+            else
+                PyErr_Fetch(&et, &ev, &tb);
+        }
+    }
+    if (r == EOWNERDEAD)
+        holder_died(b);
+    if (et) {
+        PyErr_Restore(et, ev, tb);
+        return -1;
+    }
+    return 0;
+}
+
+/* With the lock held: release it, wait for the next state change (or the
+ * deadline), take it back.  0, ETIMEDOUT, or -1 with an exception set
+ * (lock held again in every case). */
+static int sleep_locked(cmp_barrier *b, const cmp_deadline *d)
+{
+    sleep_arg a = {b, cmp_barrier_gen(b)};
+    cmp_barrier_unlock(b);
+    int r = cmp_wait(sleep_fn, &a, d);
+    if (r < 0) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (relock_barrier(b) < 0)
+            PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+        return -1;
+    }
+    if (relock_barrier(b) < 0)
+        return -1;
+    return r;
+}
+
+static PyObject *broken_error(void)
+{
+    PyErr_SetNone(BrokenBarrierError);
+    return NULL;
+}
+
+static const char *const wait_names[] = {"timeout"};
+
+static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames)
+{
+    BarrierObject *self = (BarrierObject *)op;
+    PyObject *timeout = NULL;
+    if (cmp_parse_args("wait", args, nargs, kwnames, wait_names, 1, 0, &timeout) < 0)
+        return NULL;
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return NULL;
+    if (timeout == NULL || timeout == Py_None)
+        timeout = self->timeout;
+    cmp_deadline d, forever = cmp_deadline_forever();
+    if (cmp_timeout_to_deadline(timeout, &d) < 0)
+        return NULL;
+    cmp_barrier *b = BARRIER(self);
+    if (lock_barrier(b) < 0)
+        return NULL;
+
+    /* Wait while the previous round drains or a reset completes. */
+    while (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING) {
+        if (sleep_locked(b, &forever) < 0) {
+            cmp_barrier_unlock(b);
+            return NULL;
+        }
+    }
+    if (b->state < 0) {
+        cmp_barrier_unlock(b);
+        return broken_error();
+    }
+
+    uint32_t index = b->count;
+    /* Relaxed: under the internal lock; n_waiting reads a snapshot. */
+    __atomic_store_n(&b->count, index + 1, __ATOMIC_RELAXED);
+    int failed = 0;
+    if (index + 1 == b->parties) {
+        /* The last arrival runs the action, then releases everybody. */
+        if (self->action && self->action != Py_None) {
+            PyObject *res = PyObject_CallNoArgs(self->action);
+            if (!res) {
+                set_state(b, BARRIER_BROKEN);
+                failed = 1;
+            }
+            Py_XDECREF(res);
+        }
+        if (!failed)
+            set_state(b, BARRIER_DRAINING);
+    } else {
+        while (b->state == BARRIER_FILLING) {
+            int r = sleep_locked(b, &d);
+            if (r < 0) {
+                failed = 1;
+                break;
+            }
+            if (r == ETIMEDOUT && b->state == BARRIER_FILLING) {
+                set_state(b, BARRIER_BROKEN);
+                broken_error();
+                failed = 1;
+                break;
+            }
+        }
+        if (!failed && b->state < 0) {
+            broken_error();
+            failed = 1;
+        }
+    }
+
+    /* Leave; the last one out of a drain or reset re-opens the barrier. */
+    uint32_t left = b->count - 1;
+    __atomic_store_n(&b->count, left, __ATOMIC_RELAXED);   /* as above */
+    if (left == 0 && (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING))
+        set_state(b, BARRIER_FILLING);
+    cmp_barrier_unlock(b);
+    if (failed)
+        return NULL;
+    return PyLong_FromUnsignedLong(index);
+}
+
+static PyObject *barrier_reset(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    cmp_barrier *b = BARRIER(op);
+    if (lock_barrier(b) < 0)
+        return NULL;
+    if (b->count > 0) {
+        if (b->state == BARRIER_FILLING || b->state == BARRIER_BROKEN)
+            __atomic_store_n(&b->state, BARRIER_RESETTING, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(&b->state, BARRIER_FILLING, __ATOMIC_RELAXED);
+    }
+    /* Relaxed stores above: under the internal lock (see set_state). */
+    cmp_barrier_notify_all(b);
+    cmp_barrier_unlock(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *barrier_abort(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    cmp_barrier *b = BARRIER(op);
+    if (lock_barrier(b) < 0)
+        return NULL;
+    set_state(b, BARRIER_BROKEN);
+    cmp_barrier_unlock(b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *get_parties(PyObject *op, void *closure)
+{
+    (void)closure;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    return PyLong_FromLong((int32_t)BARRIER(op)->parties);
+}
+
+static PyObject *get_n_waiting(PyObject *op, void *closure)
+{
+    (void)closure;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    cmp_barrier *b = BARRIER(op);
+    if (cmp_barrier_state(b) == BARRIER_FILLING)
+        return PyLong_FromUnsignedLong(cmp_barrier_count(b));
+    return PyLong_FromLong(0);
+}
+
+static PyObject *get_broken(PyObject *op, void *closure)
+{
+    (void)closure;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    return PyBool_FromLong(cmp_barrier_state(BARRIER(op)) == BARRIER_BROKEN);
+}
+
+static PyGetSetDef barrier_getset[] = {
+    {"parties", get_parties, NULL, "The number of threads required to trip the barrier.", NULL},
+    {"n_waiting", get_n_waiting, NULL, "The number of threads waiting in the barrier.", NULL},
+    {"broken", get_broken, NULL, "Whether the barrier is broken.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef barrier_members[] = {
+    {"_action", T_OBJECT, offsetof(BarrierObject, action), 0, "the action"},
+    {"_timeout", T_OBJECT, offsetof(BarrierObject, timeout), 0, "the default timeout"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef barrier_methods[] = {
+    {"wait", (PyCFunction)(void (*)(void))barrier_wait, METH_FASTCALL | METH_KEYWORDS,
+     "wait($self, /, timeout=None)\n--\n\n"
+     "Wait for the barrier; return this arrival's index (0 .. parties-1)."},
+    {"reset", barrier_reset, METH_NOARGS,
+     "reset($self, /)\n--\n\nReset the barrier to its initial state; "
+     "current waiters get BrokenBarrierError."},
+    {"abort", barrier_abort, METH_NOARGS,
+     "abort($self, /)\n--\n\nPut the barrier in the broken state."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int barrier_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    Py_VISIT(((BarrierObject *)op)->action);
+    Py_VISIT(((BarrierObject *)op)->timeout);
+    return cmp_shared_traverse(op, visit, arg);
+}
+
+static int barrier_clear(PyObject *op)
+{
+    Py_CLEAR(((BarrierObject *)op)->action);
+    Py_CLEAR(((BarrierObject *)op)->timeout);
+    return 0;
+}
+
+static PyType_Slot barrier_slots[] = {
+    {Py_tp_init, barrier_init},
+    {Py_tp_dealloc, cmp_shared_dealloc},
+    {Py_tp_traverse, barrier_traverse},
+    {Py_tp_clear, barrier_clear},
+    {Py_tp_methods, barrier_methods},
+    {Py_tp_members, barrier_members},
+    {Py_tp_getset, barrier_getset},
+    {Py_tp_doc, "Barrier(parties, action=None, timeout=None)\n--\n\n"
+                "A process-shared barrier."},
+    {0, NULL},
+};
+
+static PyType_Spec barrier_spec = {
+    "_cmp.Barrier", sizeof(BarrierObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, barrier_slots,
+};
 
 int cmp_add_barrier_type(PyObject *module)
 {
-    (void)module;
-    return 0;
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading)
+        return -1;
+    BrokenBarrierError = PyObject_GetAttrString(threading, "BrokenBarrierError");
+    Py_DECREF(threading);
+    if (!BrokenBarrierError)
+        return -1;
+    return cmp_add_shared_type(module, &barrier_spec, CMP_KIND_BARRIER, NULL);
 }

@@ -1,8 +1,167 @@
-/* semaphore_type.c - placeholder until the semaphore type lands; adds nothing. */
+/* semaphore_type.c - the Semaphore type (Semaphore and BoundedSemaphore in
+ * cmp/synchronize.py) over csrc/semaphore.c. */
 #include "shared.h"
+#include "../semaphore.h"
+
+#define SEM(self) ((cmp_sem *)((cmp_shared *)(self))->body)
+
+static int sem_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", "maxvalue", NULL};
+    int value = 1, maxvalue = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|ii:Semaphore", kwlist,
+                                     &value, &maxvalue))
+        return -1;
+    /* The stdlib's sem_open reports a negative value as EINVAL. */
+    if (value < 0 || (maxvalue >= 0 && value > maxvalue)) {
+        errno = EINVAL;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    if (cmp_shared_create((cmp_shared *)self, CMP_KIND_SEMAPHORE, sizeof(cmp_sem)) < 0)
+        return -1;
+    cmp_sem_init(SEM(self), (uint32_t)value,
+                 maxvalue < 0 ? SEM_UNBOUNDED : (uint32_t)maxvalue);
+    return 0;
+}
+
+static int wait_sem(void *p, const cmp_deadline *d)
+{
+    return cmp_sem_acquire_slow(p, d);
+}
+
+/* 1 acquired, 0 not, -1 error. */
+static int do_acquire(PyObject *self, int block, PyObject *timeout)
+{
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return -1;
+    cmp_sem *s = SEM(self);
+    if (cmp_sem_try(s))
+        return 1;
+    if (!block)
+        return 0;
+    cmp_deadline d;
+    if (cmp_timeout_to_deadline(timeout, &d) < 0)
+        return -1;
+    if (!d.forever && cmp_deadline_passed(&d))
+        return 0;
+    int r = cmp_wait(wait_sem, s, &d);
+    if (r < 0)
+        return -1;
+    return r == 0;
+}
+
+static const char *const acquire_names[] = {"block", "timeout"};
+
+static PyObject *sem_acquire(PyObject *self, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("acquire", args, nargs, kwnames, acquire_names, 2, 0, a) < 0)
+        return NULL;
+    int block = 1;
+    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    int r = do_acquire(self, block, a[1]);
+    if (r < 0)
+        return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyObject *sem_enter(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (do_acquire(self, 1, NULL) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *sem_release(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return NULL;
+    int r = cmp_sem_release(SEM(self));
+    if (r == ERANGE) {
+        PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
+        return NULL;
+    }
+    if (r) {
+        errno = r;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *sem_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args; (void)nargs;
+    return sem_release(self, NULL);
+}
+
+static PyObject *sem_get_value(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(cmp_sem_value(SEM(self)));
+}
+
+static PyObject *sem_is_zero(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return NULL;
+    return PyBool_FromLong(cmp_sem_value(SEM(self)) == SEM_EMPTY);
+}
+
+static PyObject *sem_maxvalue(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)self) < 0)
+        return NULL;
+    /* Relaxed: written once before the object was shared. */
+    return PyLong_FromUnsignedLong(__atomic_load_n(&SEM(self)->maxvalue, __ATOMIC_RELAXED));
+}
+
+static PyMethodDef sem_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))sem_acquire,
+     METH_FASTCALL | METH_KEYWORDS,
+     "acquire($self, /, block=True, timeout=None)\n--\n\n"
+     "Take one unit; return whether one was taken."},
+    {"release", sem_release, METH_NOARGS,
+     "release($self, /)\n--\n\nGive one unit back."},
+    {"__enter__", sem_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nTake one unit."},
+    {"__exit__", (PyCFunction)(void (*)(void))sem_exit, METH_FASTCALL,
+     "__exit__($self, /, *args)\n--\n\nGive one unit back."},
+    {"get_value", sem_get_value, METH_NOARGS,
+     "get_value($self, /)\n--\n\nThe current counter."},
+    {"_get_value", sem_get_value, METH_NOARGS,
+     "_get_value($self, /)\n--\n\nThe current counter."},
+    {"_is_zero", sem_is_zero, METH_NOARGS,
+     "_is_zero($self, /)\n--\n\nWhether the counter is zero."},
+    {"_maxvalue", sem_maxvalue, METH_NOARGS,
+     "_maxvalue($self, /)\n--\n\nThe bound (SEM_VALUE_MAX when unbounded)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot sem_slots[] = {
+    {Py_tp_init, sem_init},
+    {Py_tp_dealloc, cmp_shared_dealloc},
+    {Py_tp_methods, sem_methods},
+    {Py_tp_doc, "Semaphore(value=1, maxvalue=None)\n--\n\n"
+                "A process-shared counting semaphore (bounded when maxvalue "
+                "is given)."},
+    {0, NULL},
+};
+
+static PyType_Spec sem_spec = {
+    "_cmp.Semaphore", sizeof(cmp_shared), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, sem_slots,
+};
 
 int cmp_add_semaphore_type(PyObject *module)
 {
-    (void)module;
-    return 0;
+    return cmp_add_shared_type(module, &sem_spec, CMP_KIND_SEMAPHORE, NULL);
 }

@@ -1,0 +1,507 @@
+/*
+ * test_cores.c - the C cores (lock, semaphore, event, condition, barrier)
+ * across fork()ed processes sharing one arena, without Python.
+ *
+ * Built and run by tests/test_c_core.py under AddressSanitizer and
+ * UndefinedBehaviorSanitizer.  Prints one line per check; exits 0 when all
+ * pass, 1 at the first failure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../arena.h"
+#include "../barrier.h"
+#include "../condition.h"
+#include "../event.h"
+#include "../kinds.h"
+#include "../lock.h"
+#include "../semaphore.h"
+
+#define CHILDREN 3
+#define WAIT_SECONDS 30.0   /* only matters when something is broken */
+
+static cmp_arena *arena;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                    #cond);                                                  \
+            exit(1);                                                         \
+        }                                                                    \
+    } while (0)
+
+static void *new_obj(uint32_t kind, uint64_t size)
+{
+    int err = 0;
+    uint64_t off = cmp_obj_new(arena, kind, size, &err);
+    CHECK(off != 0);
+    return cmp_obj_body(arena, off);
+}
+
+static pid_t spawn(void (*fn)(void *, int), void *arg, int i)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fn(arg, i);
+        _exit(0);
+    }
+    return pid;
+}
+
+/* Every child exits with `code` (0, or -SIGKILL as 128 + 9 for killed). */
+static void reap(pid_t pid, int expect_killed)
+{
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (expect_killed)
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    else
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static cmp_deadline soon(void) { return cmp_deadline_after(WAIT_SECONDS); }
+
+/* Retry the slow paths' EINTR (naps end with EINTR; no signals here). */
+static int lock_acquire(cmp_lock *l, uint32_t me)
+{
+    if (cmp_lock_try(l, me))
+        return 0;
+    cmp_deadline d = soon();
+    int r;
+    while ((r = cmp_lock_acquire_slow(l, me, &d)) == EINTR)
+        ;
+    return r;
+}
+
+static int sem_acquire(cmp_sem *s, double seconds)
+{
+    if (cmp_sem_try(s))
+        return 0;
+    cmp_deadline d = cmp_deadline_after(seconds);
+    int r;
+    while ((r = cmp_sem_acquire_slow(s, &d)) == EINTR)
+        ;
+    return r;
+}
+
+/* ---- lock ------------------------------------------------------------- */
+
+typedef struct {
+    cmp_lock lock;
+    uint64_t counter;   /* guarded by lock */
+} locked_counter;
+
+#define INCREMENTS 20000
+
+static void lock_child(void *p, int i)
+{
+    (void)i;
+    locked_counter *lc = p;
+    for (int k = 0; k < INCREMENTS; k++) {
+        CHECK(lock_acquire(&lc->lock, cmp_self_pid()) == 0);
+        lc->counter++;
+        CHECK(cmp_lock_release(&lc->lock) == 0);
+    }
+}
+
+static void test_lock(void)
+{
+    locked_counter *lc = new_obj(CMP_KIND_LOCK, sizeof *lc);
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(lock_child, lc, i);
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(lc->counter == (uint64_t)CHILDREN * INCREMENTS);
+    CHECK(cmp_lock_release(&lc->lock) == EPERM);
+    puts("ok lock: mutual exclusion across processes");
+}
+
+static void test_rlock(void)
+{
+    cmp_lock *l = new_obj(CMP_KIND_RLOCK, sizeof *l);
+    uint32_t me = cmp_self_tid();
+    CHECK(cmp_rlock_try(l, me) && cmp_rlock_try(l, me));
+    CHECK(l->count == 2);
+    CHECK(cmp_rlock_release(l, me + 1) == EPERM);
+    CHECK(cmp_rlock_release(l, me) == 0 && cmp_lock_owner(l) == me);
+    CHECK(cmp_rlock_release(l, me) == 0 && cmp_lock_owner(l) == 0);
+    CHECK(cmp_rlock_release(l, me) == EPERM);
+    puts("ok rlock: recursion and ownership");
+}
+
+static void die_holding(void *p, int i)
+{
+    (void)i;
+    CHECK(lock_acquire(p, cmp_self_pid()) == 0);
+    kill(getpid(), SIGKILL);
+}
+
+static void test_lock_dead_owner(void)
+{
+    cmp_lock *l = new_obj(CMP_KIND_LOCK, sizeof *l);
+    pid_t pid = spawn(die_holding, l, 0);
+    reap(pid, 1);
+    CHECK(cmp_lock_owner(l) == (uint32_t)pid);
+    CHECK(lock_acquire(l, cmp_self_pid()) == EOWNERDEAD);
+    CHECK(cmp_lock_owner(l) == cmp_self_pid());
+    CHECK(cmp_lock_release(l) == 0);
+    puts("ok lock: taken over from a killed owner");
+}
+
+/* ---- semaphore ---------------------------------------------------------- */
+
+typedef struct {
+    cmp_sem items;
+    cmp_sem done;
+} sem_pair;
+
+#define ITEMS_PER_CHILD 5000
+
+static void sem_child(void *p, int i)
+{
+    (void)i;
+    sem_pair *sp = p;
+    for (int k = 0; k < ITEMS_PER_CHILD; k++)
+        CHECK(sem_acquire(&sp->items, WAIT_SECONDS) == 0);
+    CHECK(cmp_sem_release(&sp->done) == 0);
+}
+
+static void test_semaphore(void)
+{
+    sem_pair *sp = new_obj(CMP_KIND_SEMAPHORE, sizeof *sp);
+    cmp_sem_init(&sp->items, 0, SEM_UNBOUNDED);
+    cmp_sem_init(&sp->done, 0, SEM_UNBOUNDED);
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(sem_child, sp, i);
+    for (int k = 0; k < CHILDREN * ITEMS_PER_CHILD; k++)
+        CHECK(cmp_sem_release(&sp->items) == 0);
+    for (int i = 0; i < CHILDREN; i++)
+        CHECK(sem_acquire(&sp->done, WAIT_SECONDS) == 0);
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(cmp_sem_value(&sp->items) == 0);
+    CHECK(sp->items.waiters == 0);
+    CHECK(sem_acquire(&sp->items, 0.05) == ETIMEDOUT);
+    CHECK(sp->items.waiters == 0);
+
+    cmp_sem bounded;
+    cmp_sem_init(&bounded, 1, 1);
+    CHECK(cmp_sem_release(&bounded) == ERANGE);
+    CHECK(cmp_sem_try(&bounded) && !cmp_sem_try(&bounded));
+    CHECK(cmp_sem_release(&bounded) == 0);
+    cmp_sem full;
+    cmp_sem_init(&full, SEM_VALUE_MAX_, SEM_UNBOUNDED);
+    CHECK(cmp_sem_release(&full) == EOVERFLOW);
+    puts("ok semaphore: counts across processes, bound, timeout");
+}
+
+/* ---- event -------------------------------------------------------------- */
+
+typedef struct {
+    cmp_event ping;
+    cmp_event pong;
+} event_pair;
+
+#define ROUNDS 2000
+
+static int event_wait(cmp_event *e, double seconds)
+{
+    uint32_t seen = cmp_event_snapshot(e);
+    if (seen & EVENT_SET)
+        return 0;
+    cmp_deadline d = cmp_deadline_after(seconds);
+    int r;
+    while ((r = cmp_event_wait_slow(e, seen, &d)) == EINTR)
+        ;
+    return r;
+}
+
+static void event_child(void *p, int i)
+{
+    (void)i;
+    event_pair *ep = p;
+    for (int k = 0; k < ROUNDS; k++) {
+        CHECK(event_wait(&ep->ping, WAIT_SECONDS) == 0);
+        cmp_event_clear(&ep->ping);
+        cmp_event_set(&ep->pong);
+    }
+}
+
+static void test_event(void)
+{
+    event_pair *ep = new_obj(CMP_KIND_EVENT, sizeof *ep);
+    CHECK(!cmp_event_is_set(&ep->ping));
+    CHECK(event_wait(&ep->ping, 0.02) == ETIMEDOUT);
+    pid_t pid = spawn(event_child, ep, 0);
+    for (int k = 0; k < ROUNDS; k++) {
+        cmp_event_set(&ep->ping);
+        CHECK(event_wait(&ep->pong, WAIT_SECONDS) == 0);
+        cmp_event_clear(&ep->pong);
+    }
+    reap(pid, 0);
+    /* set() then clear() still releases a waiter that started before. */
+    uint32_t seen = cmp_event_snapshot(&ep->ping);
+    cmp_event_set(&ep->ping);
+    cmp_event_clear(&ep->ping);
+    cmp_deadline d = cmp_deadline_after(0);
+    CHECK(cmp_event_wait_slow(&ep->ping, seen, &d) == 0);
+    puts("ok event: ping-pong across processes, set-then-clear wakes");
+}
+
+/* ---- condition ---------------------------------------------------------- */
+
+typedef struct {
+    cmp_lock lock;      /* the user lock (a Lock: owner = pid) */
+    cmp_cond cond;
+    cmp_sem woken;      /* children post after their wait returned */
+    cmp_sem ready;      /* children post once registered */
+} cond_box;
+
+/* The binding's wait protocol: 1 notified, 0 timed out. */
+static int cond_wait(cond_box *b, double seconds)
+{
+    uint32_t me = cmp_self_pid();
+    uint32_t epoch = cmp_cond_register(&b->cond);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    cmp_deadline d = cmp_deadline_after(seconds), forever = cmp_deadline_forever();
+    int slept = 0, s, r;
+    while ((r = cmp_cond_wait(&b->cond, epoch, &d, &s)) == EINTR)
+        slept |= s;
+    slept |= s;
+    int rl;
+    while ((rl = cmp_cond_relock(&b->cond, &b->lock, me, slept, &forever)) == EINTR)
+        ;
+    CHECK(rl == 0);
+    return r == 0 ? 1 : cmp_cond_give_up(&b->cond, epoch);
+}
+
+static void cond_child(void *p, int i)
+{
+    (void)i;
+    cond_box *b = p;
+    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    CHECK(cmp_sem_release(&b->ready) == 0);
+    CHECK(cond_wait(b, WAIT_SECONDS) == 1);
+    CHECK(cmp_lock_owner(&b->lock) == cmp_self_pid());
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    CHECK(cmp_sem_release(&b->woken) == 0);
+}
+
+static void test_condition(void)
+{
+    cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
+    cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
+    cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
+    uint32_t me = cmp_self_pid();
+
+    /* Nobody waits: notify hands out nothing; a timed wait times out. */
+    CHECK(lock_acquire(&b->lock, me) == 0);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 0);
+    CHECK(cond_wait(b, 0.02) == 0);
+    CHECK(b->cond.waiters == 0 && b->cond.tokens == 0);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(cond_child, b, i);
+    for (int i = 0; i < CHILDREN; i++)
+        CHECK(sem_acquire(&b->ready, WAIT_SECONDS) == 0);
+    /* Each child released the lock inside its wait: all are waiting now. */
+    CHECK(lock_acquire(&b->lock, me) == 0);
+    CHECK(b->cond.waiters == CHILDREN);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 2) == 2);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+    CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+    CHECK(sem_acquire(&b->woken, 0.1) == ETIMEDOUT);   /* only two woke */
+    CHECK(lock_acquire(&b->lock, me) == 0);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, UINT32_MAX) == 1);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(b->cond.waiters == 0 && b->cond.tokens == 0 && b->cond.sleepers == 0);
+    puts("ok condition: notify(n) wakes exactly n waiting processes");
+}
+
+/* Waiters with tiny timeouts race notifies: no wake-up may be lost or
+ * invented, so once everybody left, waiters and tokens are both zero. */
+#define STRESS_WAITS 3000
+
+static void cond_stress_child(void *p, int i)
+{
+    cond_box *b = p;
+    uint32_t me = cmp_self_pid();
+    for (int k = 0; k < STRESS_WAITS; k++) {
+        CHECK(lock_acquire(&b->lock, me) == 0);
+        (void)cond_wait(b, (k + i) % 3 == 0 ? 0.0 : 0.0002);
+        CHECK(cmp_lock_release(&b->lock) == 0);
+    }
+    CHECK(cmp_sem_release(&b->woken) == 0);
+}
+
+static void test_condition_stress(void)
+{
+    cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
+    cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
+    cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
+    uint32_t me = cmp_self_pid();
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(cond_stress_child, b, i);
+    int done = 0;
+    for (uint32_t k = 0; done < CHILDREN; k++) {
+        CHECK(lock_acquire(&b->lock, me) == 0);
+        uint32_t present = b->cond.waiters + b->cond.tokens;
+        CHECK(cmp_cond_notify(&b->cond, &b->lock, k % 4) <= present);
+        CHECK(cmp_lock_release(&b->lock) == 0);
+        if (cmp_sem_try(&b->woken))
+            done++;
+    }
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(b->cond.waiters == 0 && b->cond.tokens == 0 && b->cond.sleepers == 0);
+    CHECK(cmp_lock_owner(&b->lock) == 0);
+    puts("ok condition: timeouts racing notifies lose and invent nothing");
+}
+
+/* ---- barrier ------------------------------------------------------------ */
+
+#define BARRIER_ROUNDS 300
+
+typedef struct {
+    cmp_barrier bar;
+    uint32_t arrivals[BARRIER_ROUNDS];   /* per round, under the barrier's lock */
+} barrier_box;
+
+static void barrier_lock(cmp_barrier *b)
+{
+    if (cmp_barrier_trylock(b))
+        return;
+    cmp_deadline d = soon();
+    int r;
+    while ((r = cmp_barrier_lock(b, &d)) == EINTR)
+        ;
+    CHECK(r == 0);
+}
+
+/* The binding's state machine without action, timeout or reset. */
+static uint32_t barrier_wait(barrier_box *box, int round)
+{
+    cmp_barrier *b = &box->bar;
+    cmp_deadline d = soon();
+    barrier_lock(b);
+    while (b->state == BARRIER_DRAINING) {
+        uint32_t g = cmp_barrier_gen(b);
+        cmp_barrier_unlock(b);
+        while (cmp_barrier_sleep(b, g, &d) == EINTR)
+            ;
+        barrier_lock(b);
+    }
+    CHECK(b->state == BARRIER_FILLING);
+    uint32_t index = b->count++;
+    box->arrivals[round]++;
+    if (index + 1 == b->parties) {
+        CHECK(box->arrivals[round] == b->parties);
+        b->state = BARRIER_DRAINING;
+        cmp_barrier_notify_all(b);
+    } else {
+        while (b->state == BARRIER_FILLING) {
+            uint32_t g = cmp_barrier_gen(b);
+            cmp_barrier_unlock(b);
+            int r;
+            while ((r = cmp_barrier_sleep(b, g, &d)) == EINTR)
+                ;
+            CHECK(r == 0);
+            barrier_lock(b);
+        }
+        CHECK(b->state == BARRIER_DRAINING);
+    }
+    CHECK(box->arrivals[round] == b->parties);
+    if (--b->count == 0) {
+        b->state = BARRIER_FILLING;
+        cmp_barrier_notify_all(b);
+    }
+    cmp_barrier_unlock(b);
+    return index;
+}
+
+static void barrier_child(void *p, int i)
+{
+    (void)i;
+    for (int k = 0; k < BARRIER_ROUNDS; k++)
+        CHECK(barrier_wait(p, k) < CHILDREN + 1);
+}
+
+static void test_barrier(void)
+{
+    barrier_box *box = new_obj(CMP_KIND_BARRIER, sizeof *box);
+    box->bar.parties = CHILDREN + 1;
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(barrier_child, box, i);
+    barrier_child(box, CHILDREN);
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    for (int k = 0; k < BARRIER_ROUNDS; k++)
+        CHECK(box->arrivals[k] == CHILDREN + 1);
+    CHECK(box->bar.count == 0 && box->bar.state == BARRIER_FILLING);
+    CHECK(box->bar.sleepers == 0);
+    puts("ok barrier: rounds across processes");
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+static double mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void test_deadlines(void)
+{
+    double before = mono_now();
+    cmp_deadline d = cmp_deadline_after(100.0);
+    double after = mono_now();
+    double at = (double)d.ts.tv_sec + (double)d.ts.tv_nsec * 1e-9;
+    CHECK(!d.forever && at >= before + 100.0 && at <= after + 100.0);
+    CHECK(cmp_deadline_left(&d) > 99.0 && cmp_deadline_left(&d) <= 100.0);
+    cmp_deadline past = cmp_deadline_after(-5);
+    CHECK(cmp_deadline_passed(&past));
+    /* The kernel measures FUTEX_WAIT_BITSET deadlines on CLOCK_MONOTONIC. */
+    uint32_t word = 0;
+    double t0 = mono_now();
+    cmp_deadline short_wait = cmp_deadline_after(0.05);
+    CHECK(futex_wait(&word, 0, &short_wait) == ETIMEDOUT);
+    CHECK(mono_now() - t0 >= 0.05);
+    puts("ok deadlines: absolute CLOCK_MONOTONIC");
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    CHECK(cmp_arena_create(64ull << 20, &arena) == 0);
+    test_deadlines();
+    test_lock();
+    test_rlock();
+    test_lock_dead_owner();
+    test_semaphore();
+    test_event();
+    test_condition();
+    test_condition_stress();
+    test_barrier();
+    cmp_arena_destroy(arena);
+    puts("all passed");
+    return 0;
+}

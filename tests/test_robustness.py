@@ -1,0 +1,276 @@
+"""The foundation's robustness promises: dead lock owners, Ctrl-C in every
+blocking call, Python signal handlers during waits, monotonic deadlines."""
+import os
+import select
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+import cmp
+import cmp.synchronize
+from conftest import TIMEOUT
+
+# Exit codes a child reports with.
+INTERRUPTED = 42        # KeyboardInterrupt raised where expected
+CONTINUED = 43          # the wait went on after the signal handler ran
+
+
+def _hold_forever(lock, ready, never):
+    lock.acquire()
+    ready.set()
+    never.wait()
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_owner_killed_lock_is_taken_over(kind):
+    # cmp only: the stdlib's waiter would wait forever.
+    lock, ready, never = getattr(cmp, kind)(), cmp.Event(), cmp.Event()
+    p = cmp.Process(target=_hold_forever, args=(lock, ready, never))
+    p.start()
+    assert ready.wait(TIMEOUT)
+    assert lock.acquire(False) is False
+    os.kill(p.pid, signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.warns(cmp.synchronize.OwnerDiedWarning):
+        assert lock.acquire(timeout=TIMEOUT) is True
+    # CMP_LIVENESS_INTERVAL is 0.2 s: "a second or so", with slack for a
+    # loaded machine.
+    assert time.monotonic() - start < 5
+    assert lock._is_mine()
+    lock.release()
+    p.join(TIMEOUT)
+    assert p.exitcode == -signal.SIGKILL
+
+
+def _notify_then_die_holding(cond, go, ready, never):
+    assert go.wait(TIMEOUT)
+    cond.acquire()
+    cond.notify()
+    ready.set()
+    never.wait()
+
+
+def test_condition_notifier_killed_holding_the_lock():
+    # The waiter was notified (and moved onto the lock's futex); the notifier
+    # dies still holding the lock: the waiter takes the lock over.
+    cond = cmp.Condition(cmp.Lock())
+    go, ready, never, waiting = cmp.Event(), cmp.Event(), cmp.Event(), cmp.Event()
+    p = cmp.Process(target=_notify_then_die_holding, args=(cond, go, ready, never))
+    p.start()
+    result = []
+
+    def waiter():
+        try:
+            with cond:
+                waiting.set()
+                with pytest.warns(cmp.synchronize.OwnerDiedWarning):
+                    result.append(cond.wait(TIMEOUT))
+        except BaseException as e:          # reported to the main thread
+            result.append(e)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    assert waiting.wait(TIMEOUT)
+    with cond:                              # the waiter is inside wait()
+        go.set()
+    assert ready.wait(TIMEOUT)
+    os.kill(p.pid, signal.SIGKILL)
+    t.join(TIMEOUT)
+    assert result == [True]
+    p.join(TIMEOUT)
+    assert p.exitcode == -signal.SIGKILL
+
+
+# ---- Ctrl-C in every blocking call --------------------------------------------
+#
+# cmp only: the stdlib hangs now and then.  Its semaphores run the Python
+# signal handlers only when sem_wait fails with EINTR, so a signal that
+# lands after the interpreter lock is released but before sem_wait starts
+# leaves the child asleep for good (seen under load).  cmp's sleeps end
+# after a nap of at most CMP_LIVENESS_INTERVAL and look at signals then.
+#
+# Children report through a raw pipe: os.write is async-signal-safe and
+# involves none of the primitives under test (the stdlib's Event.set, say,
+# blocks until its waiter wakes, and is no fit for a signal handler).
+
+class _Notes:
+    """Single bytes from the children to the test."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+
+    def put(self, note):
+        os.write(self.w, note)
+
+    def get(self):
+        readable, _, _ = select.select([self.r], [], [], TIMEOUT)
+        return os.read(self.r, 1) if readable else None
+
+    def close(self):
+        os.close(self.r)
+        os.close(self.w)
+
+
+@pytest.fixture
+def notes():
+    n = _Notes()
+    yield n
+    n.close()
+
+
+def _blocked_then_interrupted(block, notes):
+    try:
+        notes.put(b"r")
+        block()
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)
+    sys.exit(1)
+
+
+def _blockers(mp):
+    """name -> a function that blocks until interrupted."""
+    lock = mp.Lock()
+    lock.acquire()
+    sem = mp.Semaphore(0)
+    ev = mp.Event()
+    cond = mp.Condition()
+    bar = mp.Barrier(2)
+
+    def cond_wait():
+        with cond:
+            cond.wait()
+
+    return {
+        "lock": lambda: lock.acquire(),
+        "semaphore": lambda: sem.acquire(),
+        "event": lambda: ev.wait(),
+        "condition": cond_wait,
+        "barrier": lambda: bar.wait(),
+    }
+
+
+def _interrupt_promptly(p, notes):
+    assert notes.get() == b"r"
+    start = time.monotonic()
+    os.kill(p.pid, signal.SIGINT)
+    p.join(TIMEOUT)
+    assert p.exitcode == INTERRUPTED
+    # Promptly: at worst one nap (0.2 s) when the signal came while the
+    # child still spun; slack for a loaded machine.
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("what", ["lock", "semaphore", "event", "condition", "barrier"])
+def test_sigint_interrupts_blocking_call(notes, what):
+    block = _blockers(cmp)[what]
+    p = cmp.Process(target=_blocked_then_interrupted, args=(block, notes))
+    p.start()
+    _interrupt_promptly(p, notes)
+
+
+def _cond_interrupted(cond, lock, notes):
+    with cond:
+        try:
+            notes.put(b"r")
+            cond.wait()
+        except KeyboardInterrupt:
+            # wait() took the lock back before raising, as the stdlib's does
+            held = lock.acquire(False) is False
+            sys.exit(INTERRUPTED if held else 1)
+    sys.exit(1)
+
+
+def test_sigint_in_condition_wait_reacquires_lock(notes):
+    lock = cmp.Lock()
+    cond = cmp.Condition(lock)
+    p = cmp.Process(target=_cond_interrupted, args=(cond, lock, notes))
+    p.start()
+    _interrupt_promptly(p, notes)
+
+
+# ---- Python signal handlers run during a wait, which then goes on ------------
+
+def _handler_then_continue(block, notes):
+    calls = []
+
+    def handler(signum, frame):
+        calls.append(signum)
+        notes.put(b"h")
+
+    signal.signal(signal.SIGUSR1, handler)
+    notes.put(b"r")
+    result = block()
+    sys.exit(CONTINUED if calls == [signal.SIGUSR1] and result in (True, 0, 1) else 1)
+
+
+def _waits(mp):
+    """name -> (a function that blocks until released, its release)."""
+    lock = mp.Lock()
+    lock.acquire()
+    sem = mp.Semaphore(0)
+    ev = mp.Event()
+    cond, flag = mp.Condition(), mp.Event()
+    bar = mp.Barrier(2)
+
+    def cond_wait():
+        with cond:
+            return cond.wait_for(flag.is_set, TIMEOUT)
+
+    def cond_release():
+        with cond:
+            flag.set()
+            cond.notify()
+
+    return {
+        "lock": (lambda: lock.acquire(timeout=TIMEOUT), lock.release),
+        "semaphore": (lambda: sem.acquire(timeout=TIMEOUT), sem.release),
+        "event": (lambda: ev.wait(TIMEOUT), ev.set),
+        "condition": (cond_wait, cond_release),
+        "barrier": (lambda: bar.wait(TIMEOUT), lambda: bar.wait(TIMEOUT)),
+    }
+
+
+@pytest.mark.parametrize("what", ["lock", "semaphore", "event", "condition", "barrier"])
+def test_signal_handler_runs_and_wait_continues(notes, what):
+    block, release = _waits(cmp)[what]
+    p = cmp.Process(target=_handler_then_continue, args=(block, notes))
+    p.start()
+    assert notes.get() == b"r"
+    os.kill(p.pid, signal.SIGUSR1)
+    assert notes.get() == b"h"        # the handler ran while the child waited
+    release()
+    p.join(TIMEOUT)
+    assert p.exitcode == CONTINUED
+
+
+# ---- deadlines are monotonic ----------------------------------------------------
+
+def test_deadlines_use_clock_monotonic():
+    # The C deadline helpers (csrc/futex.h) compute absolute CLOCK_MONOTONIC
+    # times and the futex waits pass FUTEX_WAIT_BITSET without
+    # FUTEX_CLOCK_REALTIME, so the kernel measures them on that clock too.
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "csrc", "futex.h")) as f:
+        futex_h = f.read()
+    assert "CLOCK_REALTIME" not in futex_h
+    assert futex_h.count("clock_gettime(CLOCK_MONOTONIC") >= 3
+    assert "FUTEX_WAIT_BITSET" in futex_h
+    for name in os.listdir(os.path.join(here, "..", "csrc")):
+        if name.endswith((".c", ".h")):
+            with open(os.path.join(here, "..", "csrc", name)) as f:
+                src = f.read()
+            assert "CLOCK_REALTIME" not in src, name
+            assert "gettimeofday" not in src, name
+            assert "time(NULL)" not in src, name
+
+
+def test_timeout_is_measured_not_counted():
+    # A timed wait lasts about its timeout, on the monotonic clock.
+    ev = cmp.Event()
+    start = time.monotonic()
+    assert ev.wait(0.2) is False
+    took = time.monotonic() - start
+    assert 0.2 <= took < 0.2 + TIMEOUT
