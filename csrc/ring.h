@@ -11,11 +11,14 @@
  *   +..    char data[nslots][CELL]     the cells' bytes (CELL = 64)
  *
  * Positions (head, tail) count cells and never wrap (64 bits); a cell's
- * index is pos & (nslots - 1).  A record is 1..nslots/2 consecutive cells
+ * index is pos & (nslots - 1).  A record is one or more consecutive cells
  * (wrapping at the end of the data array): an 8-byte header
- * {uint32 len, uint32 flags} and then `len` payload bytes.  A payload larger
- * than CMP_RING_INLINE_MAX lives out of line in an arena block; the record
- * then holds {len, RING_OOB, block offset}.
+ * {uint32 len, uint32 flags | tag << 8} and then `len` payload bytes.  A
+ * payload larger than an eighth of the ring (at most CMP_RING_INLINE_MAX)
+ * lives out of line in an arena block; the record then holds
+ * {len, RING_OOB, block offset}, so a payload of any size goes through.
+ * put_cpu/take_cpu (next to tail/head) are scheduling hints: a waiter does
+ * not spin when the peer it waits for last ran on its own CPU.
  *
  * States of a control word (the top 3 bits):
  *   FREE       the low 61 bits are the position the cell is free for: a
