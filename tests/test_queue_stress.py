@@ -72,20 +72,16 @@ def test_many_producers_many_consumers(mp, maxsize):
 # ---- killed processes (cmp only: the stdlib's queue hangs when a process
 # dies holding its pipe's lock) --------------------------------------------
 
-class _SmallRing(cmp.queues.Queue):
-    _ring_slots = 1024
-
-
 class _TinyRing(cmp.queues.Queue):
     _ring_slots = 256
 
 
 def _produce_forever(q, who, sizes):
-    rnd = random.Random(who)
-    i = 0
+    payloads = [b"k" * n for n in sizes]
+    put = q.put
     while True:
-        q.put((who, i, b"k" * rnd.choice(sizes)))
-        i += 1
+        for data in payloads:
+            put(data)
 
 
 def _consume_forever(q):
@@ -104,13 +100,19 @@ def _kill_all(procs):
 @pytest.mark.parametrize("maxsize", [0, 50])
 def test_killed_producers_and_consumers(maxsize):
     ctx = multiprocessing.get_context("fork")
-    q = _SmallRing(maxsize, ctx=None)
-    sizes = [10, 200, 5000, 40000, 100000]
+    # Records of up to 60 KB are copied inside the ring while the claim is
+    # held, which makes the kills land there often enough.
+    q = cmp.queues.Queue(maxsize, ctx=None)
+    sizes = [10, 5000, 60000, 60000, 100000]
     rnd = random.Random(maxsize)
-    for round_ in range(6):
+    for round_ in range(10):
+        # Alternately more producers (a full ring: the consumers are always
+        # copying out, so kills land in READING) and more consumers (an
+        # empty ring: kills land in a producer's CLAIMED).
+        producers, consumers = (3, 1) if round_ % 2 else (1, 3)
         procs = [ctx.Process(target=_produce_forever, args=(q, round_ * 10 + w, sizes))
-                 for w in range(2)]
-        procs += [ctx.Process(target=_consume_forever, args=(q,)) for _ in range(2)]
+                 for w in range(producers)]
+        procs += [ctx.Process(target=_consume_forever, args=(q,)) for _ in range(consumers)]
         for p in procs:
             p.start()
         # Let them run into the middle of puts and gets, then kill them.
@@ -130,7 +132,7 @@ def test_killed_producers_and_consumers(maxsize):
                 q.get(timeout=0.5)
             except queue.Empty:
                 break
-        for i in range(q._slots // 4):
+        for i in range(q._slots + 64):      # a full lap: every cell again
             q.put(("after", round_, i), timeout=TIMEOUT)
             assert q.get(timeout=TIMEOUT) == ("after", round_, i)
         big = b"B" * 300000
