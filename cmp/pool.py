@@ -1,6 +1,1473 @@
-"""Placeholder until cmp's own Pool lands: the stdlib's pool module."""
-from multiprocessing.pool import *  # noqa: F401,F403
-from multiprocessing.pool import (  # noqa: F401
-    Pool, ThreadPool, AsyncResult, ApplyResult, MapResult, IMapIterator,
-    IMapUnorderedIterator, RemoteTraceback, ExceptionWithTraceback,
-    MaybeEncodingError, worker, mapstar, starmapstar)
+"""cmp's process Pool: the stdlib's ``multiprocessing.pool`` API and
+semantics, with workers that cannot make the pool hang.
+
+Shape
+-----
+Workers are forked once, from the pool's handler thread (so that
+``PR_SET_PDEATHSIG`` ties each worker's life to a thread that lives as long
+as the pool).  Each worker has its own link: a task channel (parent ->
+worker) and a result channel (worker -> parent) carrying length-prefixed
+pickles.  The parent decides which worker runs which task and keeps, per
+worker, the FIFO of tasks sent to it; a worker runs its tasks in order and
+posts each result before taking the next task, so when a worker dies the
+head of its FIFO is the task it was running (that task fails with
+WorkerLostError naming the worker and its exit signal or code) and the rest
+were never started (they go to another worker).
+
+One handler thread in the parent polls every result channel, every worker's
+pidfd (readable when the worker is gone, whoever else holds its pipes) and a
+wake-up pipe; it reads results, runs callbacks (in result order, as the
+stdlib's result thread does), replaces dead or retired workers, hands
+pending tasks out and enforces per-task timeouts.  ``apply_async`` and
+friends hand a task straight to an idle worker from the calling thread when
+they can, without waking the handler.
+
+The worker's take-run-post loop is C (``_cmp._pool_worker_loop``,
+csrc/python/pool_type.c over csrc/pool_worker.c); it calls back into Python
+only to unpickle, run and pickle each task.
+
+The channel is the swap point for cmp's shared ring queues: ``_Link`` (the
+parent's end) and csrc/pool_worker.c (the worker's end) are the only code
+that knows that a channel is a pipe; ``_Link`` must offer fds the handler
+can poll.
+
+Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
+imap (seconds per task or chunk: the worker running a task past it is
+killed and replaced, the task fails with multiprocessing.TimeoutError),
+``max_in_flight=`` on imap/imap_unordered (tasks submitted but not yet
+consumed: memory stays flat on an endless iterable), ``progress=`` on map/
+starmap/imap/imap_unordered (a tqdm bar when tqdm is installed, a plain
+line on stderr otherwise).
+
+Differences a stdlib program can observe only where the stdlib hangs: a
+result whose worker died, or that is still pending when the pool is
+terminated, raises from ``get()`` instead of blocking forever (callbacks are
+not called for the terminated ones).
+"""
+import collections
+import functools
+import itertools
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+import warnings
+
+import multiprocessing as _mp
+from multiprocessing import util
+from multiprocessing import pool as _stdpool
+from multiprocessing.context import TimeoutError, ProcessError
+from multiprocessing.pool import (  # noqa: F401  (the stdlib's names)
+    ThreadPool, RemoteTraceback, ExceptionWithTraceback, MaybeEncodingError,
+    rebuild_exc, mapstar, starmapstar, worker, INIT, RUN, CLOSE, TERMINATE)
+
+from . import _cmp
+
+__all__ = ['Pool', 'ThreadPool']
+
+job_counter = itertools.count()
+
+_APPLY, _MAP, _STARMAP = 0, 1, 2
+_STOP = b''                     # the task that tells a worker to exit
+_BATCH = b'B'                   # starts a message of several map chunks
+_COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
+_HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
+_READ_SIZE = 1 << 16           # below malloc's mmap threshold
+_DUMPS = pickle.dumps
+_LOADS = pickle.loads
+_PROTO = pickle.HIGHEST_PROTOCOL
+_TERM_GRACE = 2.0               # seconds between SIGTERM and SIGKILL
+_PREFETCH_TARGET = 0.001        # seconds of queued work per worker
+_PREFETCH_MIN, _PREFETCH_MAX = 2, 64
+_HANDBACK_DELAY = 0.002         # seconds before the handler reads again
+_BATCH_TARGET = 0.0005          # seconds of work per batch of map chunks
+_BATCH_MAX = 256
+
+# Every fd a pool holds in the parent: a worker closes all of them first.
+_parent_fds = set()
+_parent_fds_lock = threading.Lock()
+
+
+class WorkerLostError(ProcessError):
+    """A pool worker died (killed, crashed, exited) while running the task."""
+
+
+def _describe_exit(name, pid, exitcode):
+    if exitcode is None:
+        how = 'vanished'
+    elif exitcode < 0:
+        try:
+            how = 'was killed by signal %d (%s)' % (
+                -exitcode, signal.Signals(-exitcode).name)
+        except ValueError:
+            how = 'was killed by signal %d' % -exitcode
+    else:
+        how = 'exited with code %d' % exitcode
+    return 'pool worker %s (pid %d) %s while running this task' % (name, pid, how)
+
+
+# --- channels ---------------------------------------------------------------
+
+def _frame(payload):
+    return _HDR.pack(len(payload)) + payload
+
+
+def _parse_frames(buf, out):
+    """Move the complete frames at the start of bytearray `buf` to `out`."""
+    pos, n, size = 0, len(buf), _HDR.size
+    while n - pos >= size:
+        (length,) = _HDR.unpack_from(buf, pos)
+        end = pos + size + length
+        if end > n:
+            break
+        out.append(bytes(buf[pos + size:end]))
+        pos = end
+    if pos:
+        del buf[:pos]
+
+
+class _Link:
+    """The parent's end of one worker's two channels (non-blocking)."""
+    __slots__ = ('task_fd', 'result_fd', 'outbuf', 'inbuf')
+
+    def __init__(self, task_fd, result_fd):
+        self.task_fd = task_fd
+        self.result_fd = result_fd
+        self.outbuf = bytearray()
+        self.inbuf = bytearray()
+        os.set_blocking(task_fd, False)
+        os.set_blocking(result_fd, False)
+
+    def put(self, frames):
+        """Queue bytes for the worker and write what the pipe takes now."""
+        if self.outbuf:
+            self.outbuf += frames
+            return self.flush()
+        try:
+            n = os.write(self.task_fd, frames)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except BrokenPipeError:
+            return True         # the worker is gone: its pidfd will say so
+        if n < len(frames):
+            self.outbuf += memoryview(frames)[n:]
+            return False
+        return True
+
+    def flush(self):
+        """Write buffered bytes; True when nothing is left."""
+        while self.outbuf:
+            try:
+                n = os.write(self.task_fd, self.outbuf)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except BrokenPipeError:
+                self.outbuf.clear()
+                return True
+            del self.outbuf[:n]
+        return True
+
+    def take_all(self, out):
+        """Append every complete result now readable to `out`."""
+        while True:
+            try:
+                data = os.read(self.result_fd, _READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break
+            self.inbuf += data
+            if len(data) < _READ_SIZE:
+                break
+        _parse_frames(self.inbuf, out)
+
+    def fds(self):
+        return (self.task_fd, self.result_fd)
+
+
+# --- the worker -------------------------------------------------------------
+
+def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
+                 initargs, maxtasks, wrap_exception):
+    _cmp._pool_set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)             # the parent died before the line above
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if initializer is not None:
+        initializer(*initargs)
+    # Take a task, run it, post its result: the loop is C (pool_type.c).
+    _cmp._pool_worker_loop(task_fd, result_fd, maxtasks,
+                           functools.partial(_run_message,
+                                             wrap_exception=wrap_exception))
+
+
+def _failure(e, wrap_exception):
+    if wrap_exception:
+        e = ExceptionWithTraceback(e, e.__traceback__)
+    return (False, e)
+
+
+def _run_chunk(kind, func, chunk, wrap_exception):
+    try:
+        if kind == _MAP:
+            return (True, list(map(func, chunk)))
+        return (True, list(itertools.starmap(func, chunk)))
+    except Exception as e:
+        return _failure(e, wrap_exception)
+
+
+def _run_batch(payload, wrap_exception):
+    """A batch's bytes -> [(success, value)], one per chunk."""
+    (count,) = _COUNT.unpack_from(payload, 1)
+    try:
+        func, chunks, kind = _LOADS(memoryview(payload)[1 + _COUNT.size:])
+    except Exception as e:
+        return [_failure(e, wrap_exception)] * count
+    return [_run_chunk(kind, func, c, wrap_exception) for c in chunks]
+
+
+def _run_task(payload, wrap_exception):
+    """One task's bytes -> (success, value)."""
+    try:
+        kind, func, args, kwds = _LOADS(payload)
+        payload = None
+        if kind == _APPLY:
+            return (True, func(*args, **kwds) if kwds else func(*args))
+        if kind == _MAP:
+            return (True, list(map(func, args)))
+        return (True, list(itertools.starmap(func, args)))
+    except Exception as e:
+        if wrap_exception:
+            e = ExceptionWithTraceback(e, e.__traceback__)
+        return (False, e)
+
+
+def _dump_result(result):
+    try:
+        return _DUMPS(result, _PROTO)
+    except Exception as e:
+        return _DUMPS((False, MaybeEncodingError(e, result[1])), _PROTO)
+
+
+def _dump_results(results):
+    try:
+        return _DUMPS(results, _PROTO)
+    except Exception:
+        # Find the ones that cannot be pickled and wrap them.
+        safe = []
+        for r in results:
+            try:
+                _DUMPS(r, _PROTO)
+            except Exception as e:
+                r = (False, MaybeEncodingError(e, r[1]))
+            safe.append(r)
+        return _DUMPS(safe, _PROTO)
+
+
+def _run_message(payload, wrap_exception):
+    """What the C worker loop calls for each message: run it, and return
+    (the result's bytes, how many tasks it held)."""
+    if payload[:1] == _BATCH:
+        results = _run_batch(payload, wrap_exception)
+        return _dump_results(results), len(results)
+    return _dump_result(_run_task(payload, wrap_exception)), 1
+
+
+# --- results ----------------------------------------------------------------
+
+class _Latch(object):
+    """A one-shot event, cheaper to make than threading.Event: a lock held
+    from birth, released once when set."""
+    __slots__ = ('_lock', '_flag')
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._flag = False
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        if not self._flag:
+            self._flag = True
+            try:
+                self._lock.release()
+            except RuntimeError:
+                pass            # set twice at once: released already
+
+    def wait(self, timeout=None):
+        if self._flag:
+            return True
+        if self._lock.acquire(True, -1 if timeout is None else max(timeout, 0)):
+            self._lock.release()
+            return True
+        return self._flag
+
+
+class ApplyResult(object):
+    """The result of apply_async: get(timeout), wait, ready, successful."""
+    _batchable = False          # may the parent send several tasks at once
+
+    def __init__(self, pool, callback, error_callback):
+        self._pool = pool
+        self._core = pool._core
+        self._event = _Latch()
+        self._job = next(job_counter)
+        self._cache = pool._cache
+        self._callback = callback
+        self._error_callback = error_callback
+        self._cache[self._job] = self
+
+    def ready(self):
+        return self._event.is_set()
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError("{0!r} not ready".format(self))
+        return self._success
+
+    def wait(self, timeout=None):
+        if self._event.is_set():
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._core.wait_for(self._event.is_set, deadline):
+            self._event.wait(None if deadline is None
+                             else max(0, deadline - time.monotonic()))
+
+    def get(self, timeout=None):
+        self.wait(timeout)
+        if not self.ready():
+            raise TimeoutError
+        if self._success:
+            return self._value
+        raise self._value
+
+    def _set(self, i, obj):
+        self._success, self._value = obj
+        try:
+            if self._callback and self._success:
+                self._callback(self._value)
+            if self._error_callback and not self._success:
+                self._error_callback(self._value)
+        finally:
+            self._done()
+
+    def _fail_silently(self, exc):
+        self._success, self._value = False, exc
+        self._done()
+
+    def _done(self):
+        self._event.set()
+        self._core.job_done(self._job)
+        self._pool = None
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+
+AsyncResult = ApplyResult
+
+
+class MapResult(ApplyResult):
+    """The result of map_async: ready once every chunk is back."""
+    _batchable = True
+
+    def __init__(self, pool, chunksize, length, callback, error_callback):
+        ApplyResult.__init__(self, pool, callback, error_callback=error_callback)
+        self._success = True
+        self._value = [None] * length
+        self._chunksize = chunksize
+        self._progress = None
+        if chunksize <= 0:
+            self._number_left = 0
+            self._event.set()
+            self._core.job_done(self._job)
+            self._pool = None
+        else:
+            self._number_left = length // chunksize + bool(length % chunksize)
+        self._lock = threading.Lock()
+
+    def _set(self, i, success_result):
+        self._set_many((i,), (success_result,))
+
+    def _set_many(self, idxs, objs):
+        """Chunks idxs[k] came back as objs[k] = (success, result)."""
+        items = 0
+        with self._lock:
+            cs = self._chunksize
+            for i, (success, result) in zip(idxs, objs):
+                if success:
+                    items += len(result)
+                    if self._success:
+                        if cs == 1:
+                            self._value[i] = result[0]
+                        else:
+                            self._value[i * cs:(i + 1) * cs] = result
+                else:
+                    items += 1
+                    if self._success:
+                        self._success = False
+                        self._value = result
+            self._number_left -= len(idxs)
+            left = self._number_left
+        if self._progress is not None:
+            self._progress.update(items)
+        if left == 0:
+            if self._progress is not None:
+                self._progress.close()
+            try:
+                if self._success and self._callback:
+                    self._callback(self._value)
+                elif not self._success and self._error_callback:
+                    self._error_callback(self._value)
+            finally:
+                self._done()
+
+    def _fail_silently(self, exc):
+        if self._progress is not None:
+            self._progress.close()
+        if self._success:
+            self._success, self._value = False, exc
+        self._done()
+
+
+class IMapIterator(object):
+    """The iterator imap returns: results in task order."""
+    _batchable = False
+
+    def __init__(self, pool):
+        self._pool = pool
+        self._core = pool._core
+        self._cond = threading.Condition(threading.Lock())
+        self._job = next(job_counter)
+        self._cache = pool._cache
+        self._items = collections.deque()
+        self._index = 0
+        self._length = None
+        self._unsorted = {}
+        self._slots = None      # threading.Semaphore when max_in_flight
+        self._progress = None
+        self._cache[self._job] = self
+
+    def __iter__(self):
+        return self
+
+    def _has_item(self):
+        return bool(self._items) or self._index == self._length
+
+    def next(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._cond:
+                if self._items:
+                    success, value = self._items.popleft()
+                    break
+                if self._index == self._length:
+                    self._pool = None
+                    if self._progress is not None:
+                        self._progress.close()
+                    raise StopIteration from None
+                if deadline is not None and deadline - time.monotonic() <= 0:
+                    raise TimeoutError from None
+            if not self._core.wait_for(self._has_item, deadline):
+                with self._cond:
+                    if not self._has_item():
+                        self._cond.wait(None if deadline is None
+                                        else max(0, deadline - time.monotonic()))
+        if self._slots is not None:
+            self._slots.release()
+        if self._progress is not None:
+            self._progress.update(1)
+        if success:
+            return value
+        raise value
+
+    __next__ = next
+
+    def _set(self, i, obj):
+        with self._cond:
+            if self._index == i:
+                self._items.append(obj)
+                self._index += 1
+                while self._index in self._unsorted:
+                    self._items.append(self._unsorted.pop(self._index))
+                    self._index += 1
+                self._cond.notify()
+            else:
+                self._unsorted[i] = obj
+            finished = self._index == self._length
+        if finished:
+            self._finish()
+
+    def _set_length(self, length):
+        with self._cond:
+            self._length = length
+            finished = self._index == self._length
+            if finished:
+                self._cond.notify()
+        if finished:
+            self._finish()
+
+    def _finish(self):
+        self._core.job_done(self._job)
+        self._pool = None
+
+    def _fail_silently(self, exc):
+        with self._cond:
+            self._items.append((False, exc))
+            self._length = self._index = -1
+            self._cond.notify_all()
+        self._finish()
+
+
+class IMapUnorderedIterator(IMapIterator):
+    """The iterator imap_unordered returns: results as they come."""
+
+    def _set(self, i, obj):
+        with self._cond:
+            self._items.append(obj)
+            self._index += 1
+            self._cond.notify()
+            finished = self._index == self._length
+        if finished:
+            self._finish()
+
+
+class _Progress:
+    """A progress bar: tqdm when installed, else a plain line on stderr."""
+
+    def __init__(self, total, desc):
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._bar = None
+            self._n, self._total, self._desc = 0, total, desc
+            self._last = 0.0
+            self._show()
+        else:
+            self._bar = tqdm(total=total, desc=desc)
+
+    def _show(self):
+        total = '?' if self._total is None else self._total
+        sys.stderr.write('\r%s: %d/%s' % (self._desc, self._n, total))
+        sys.stderr.flush()
+
+    def update(self, n):
+        with self._lock:
+            if self._closed:
+                return
+            if self._bar is not None:
+                self._bar.update(n)
+                return
+            self._n += n
+            now = time.monotonic()
+            if now - self._last >= 0.1 or self._n == self._total:
+                self._last = now
+                self._show()
+
+    def close(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._bar is not None:
+                self._bar.close()
+            else:
+                self._show()
+                sys.stderr.write('\n')
+                sys.stderr.flush()
+
+
+# --- the parent's machinery --------------------------------------------------
+
+class _Worker:
+    __slots__ = ('proc', 'pid', 'name', 'link', 'pidfd', 'fifo', 'assigned',
+                 'head_start', 'service', 'killed', 'stopping')
+
+    def cap(self, maxtasks):
+        if self.service <= 0:
+            n = _PREFETCH_MAX
+        else:
+            n = int(_PREFETCH_TARGET / self.service)
+            n = min(_PREFETCH_MAX, max(_PREFETCH_MIN, n))
+        if maxtasks is not None:
+            n = min(n, maxtasks - self.assigned + len(self.fifo))
+        return n
+
+
+class _Core:
+    """Everything a Pool owns, without a reference to the Pool itself (so
+    that a forgotten Pool can be collected and its finalizer run)."""
+
+    def __init__(self, ctx, processes, initializer, initargs, maxtasks,
+                 wrap_exception):
+        self.ctx = ctx
+        self.processes = processes
+        self.initializer = initializer
+        self.initargs = initargs
+        self.maxtasks = maxtasks
+        self.wrap_exception = wrap_exception
+        self.lock = threading.Lock()
+        self.workers = []
+        self.procs = []         # Pool._pool: the workers' Process objects
+        self.pending = collections.deque()   # (job, idx, payload, timeout)
+        self.cache = {}
+        self.state = RUN
+        self.slots = []         # imap feeders' semaphores (released at terminate)
+        self.spawn_error = None
+        self.repopulate = None  # an Event when _repopulate_pool waits
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        with _parent_fds_lock:
+            _parent_fds.update((self.wake_r, self.wake_w))
+        self.handler_cond = threading.Condition(self.lock)
+        self.reader = threading.RLock()     # held by the thread polling
+        self.reader_owner = None
+        self.getters = set()    # threads waiting for a result
+        self.poll = select.poll()
+        self.registered = {}
+        self.fdmap = {}
+        self.poll_gen = 1       # bumped when the polled set changes
+        self.polled_gen = 0
+        self.done = collections.deque()     # results read, to deliver
+        self.timed = 0          # tasks sent with a task_timeout
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       name='cmp-pool-handler')
+
+    # -- called from any thread, with self.lock held --
+
+    def _wake(self):
+        if self.wake_w is not None:
+            try:
+                os.write(self.wake_w, b'\0')
+            except (BlockingIOError, OSError):
+                pass
+
+    def _assign(self, w, job, idx, payload, timeout):
+        if not w.fifo:
+            w.head_start = time.monotonic()
+        w.fifo.append((job, idx, timeout, payload))
+        w.assigned += 1
+        if timeout is not None:
+            self.timed += 1
+        return _frame(payload)
+
+    def _assign_batch(self, w, job, idxs, datas, payload):
+        if not w.fifo:
+            w.head_start = time.monotonic()
+        w.fifo.append((job, idxs, None, datas))
+        w.assigned += len(idxs)
+        return _frame(_BATCH + _COUNT.pack(len(idxs)) + payload)
+
+    def submit_locked(self, job, idx, payload, timeout):
+        """Hand one pickled task to an idle worker, or queue it."""
+        if not self.pending:
+            maxtasks = self.maxtasks
+            best = None
+            for w in self.workers:
+                if (not w.stopping and not w.link.outbuf
+                        and len(w.fifo) < w.cap(maxtasks)
+                        and (best is None or len(w.fifo) < len(best.fifo))):
+                    best = w
+            if best is not None:
+                if not best.link.put(self._assign(best, job, idx, payload, timeout)):
+                    self.poll_gen += 1
+                    self._wake()        # to poll for POLLOUT
+                elif timeout is not None:
+                    self._wake()        # to time it
+                return
+        self.pending.append((job, idx, payload, timeout))
+        self._kick()
+
+    def _kick(self):
+        # Wake the handler only when it would not wake anyway: a result to
+        # come triggers the next dispatch, a buffered write needs POLLOUT.
+        busy = False
+        for w in self.workers:
+            if w.link.outbuf:
+                break
+            busy = busy or bool(w.fifo)
+        else:
+            if busy:
+                return
+        self._wake()
+
+    def job_done(self, job):
+        self.cache.pop(job, None)
+        if self.state != RUN and not self.cache:
+            with self.lock:
+                self._wake()
+
+    # -- submission (caller threads) --
+
+    def submit(self, job, idx, kind, func, args, kwds, timeout):
+        try:
+            payload = _DUMPS((kind, func, args, kwds), _PROTO)
+        except Exception as e:
+            job._set(idx, (False, e))
+            return
+        with self.lock:
+            if self.state == TERMINATE:
+                return
+            self.submit_locked(job, idx, payload, timeout)
+
+    def submit_many(self, job, kind, func, chunks, timeout):
+        """Queue map chunks; they are pickled when they are sent, several
+        to a message when the tasks are short (see _dispatch)."""
+        items = [(job, idx, (kind, func, chunk), timeout)
+                 for idx, chunk in enumerate(chunks)]
+        with self.lock:
+            if self.state == TERMINATE:
+                return
+            self.pending.extend(items)
+            self._dispatch()
+            if timeout is not None:
+                self._wake()
+            else:
+                self._kick()
+
+    # -- the handler thread --
+
+    def _spawn(self):
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        with _parent_fds_lock:
+            close_fds = tuple(_parent_fds | {task_w, result_r})
+        proc = self.ctx.Process(
+            target=_worker_main,
+            args=(task_r, result_w, close_fds, os.getpid(), self.initializer,
+                  self.initargs, self.maxtasks, self.wrap_exception))
+        proc.name = proc.name.replace('Process', 'PoolWorker')
+        proc.daemon = True
+        try:
+            proc.start()
+        finally:
+            os.close(task_r)
+            os.close(result_w)
+        w = _Worker()
+        w.proc, w.pid, w.name = proc, proc.pid, proc.name
+        w.link = _Link(task_w, result_r)
+        w.pidfd = os.pidfd_open(proc.pid)
+        w.fifo = collections.deque()
+        w.assigned = 0
+        w.head_start = 0.0
+        w.service = 0.0
+        w.killed = None
+        w.stopping = False
+        with _parent_fds_lock:
+            _parent_fds.update((task_w, result_r, w.pidfd))
+        self.workers.append(w)
+        self.procs.append(proc)
+        self.poll_gen += 1
+        self._wake()
+
+    def _spawn_missing(self):
+        while len(self.workers) < self.processes:
+            self._spawn()
+
+    def _forget(self, w):
+        self.poll_gen += 1
+        self.workers.remove(w)
+        try:
+            self.procs.remove(w.proc)
+        except ValueError:
+            pass
+        fds = (w.link.task_fd, w.link.result_fd, w.pidfd)
+        with _parent_fds_lock:
+            _parent_fds.difference_update(fds)
+        for fd in fds:
+            os.close(fd)
+
+    def _dispatch(self):
+        pending = self.pending
+        if not pending:
+            return
+        maxtasks = self.maxtasks
+        frames = {}
+        while pending:
+            best = None
+            for w in self.workers:
+                if (not w.stopping and len(w.fifo) < w.cap(maxtasks)
+                        and (best is None or len(w.fifo) < len(best.fifo))):
+                    best = w
+            if best is None:
+                break
+            job, idx, data, timeout = pending.popleft()
+            k = 1
+            if job._batchable and timeout is None and best.service > 0:
+                k = min(_BATCH_MAX, int(_BATCH_TARGET / best.service))
+                if maxtasks is not None:
+                    k = min(k, maxtasks - best.assigned)
+            frame = None
+            if k > 1 and pending and pending[0][0] is job \
+                    and not isinstance(data, bytes):
+                idxs, datas = [idx], [data]
+                while len(idxs) < k and pending and pending[0][0] is job \
+                        and pending[0][3] is None:
+                    _, i, d, _ = pending.popleft()
+                    idxs.append(i)
+                    datas.append(d)
+                try:
+                    payload = _DUMPS((data[1], [d[2] for d in datas], data[0]), _PROTO)
+                except Exception:
+                    # Send them one by one: the one that fails, fails alone.
+                    pending.extendleft(reversed(
+                        [(job, i, d, None) for i, d in zip(idxs, datas)]))
+                    _, idx, data, _ = pending.popleft()
+                else:
+                    frame = self._assign_batch(best, job, idxs, datas, payload)
+            if frame is None:
+                if not isinstance(data, bytes):
+                    try:
+                        data = _DUMPS((data[0], data[1], data[2], None), _PROTO)
+                    except Exception as e:
+                        self.done.append((job, idx, None, (False, e)))
+                        self._wake()
+                        continue
+                frame = self._assign(best, job, idx, data, timeout)
+            frames.setdefault(best, []).append(frame)
+        for w, fs in frames.items():
+            if not w.link.put(b''.join(fs)):
+                self.poll_gen += 1
+
+    def _reap(self, w, done):
+        """w is gone: collect its last results, fail its running task."""
+        try:
+            results = []
+            w.link.take_all(results)
+            self._take_results(w, results, done, time.monotonic())
+            w.proc.join()
+        except BaseException:
+            self._forget(w)
+            raise
+        self.timed -= sum(1 for e in w.fifo if e[2] is not None)
+        if w.fifo:
+            job, idx, _, _ = w.fifo.popleft()
+            exc = w.killed or WorkerLostError(
+                _describe_exit(w.name, w.pid, w.proc.exitcode))
+            done.append((job, idx, None, (False, exc)))
+            # The rest were never started: another worker runs them.
+            again = []
+            for j, i, t, p in w.fifo:
+                if isinstance(i, list):
+                    again.extend((j, i1, p1, t) for i1, p1 in zip(i, p))
+                else:
+                    again.append((j, i, p, t))
+            self.pending.extendleft(reversed(again))
+            w.fifo.clear()
+        self._forget(w)
+
+    def _take_results(self, w, results, done, now):
+        for payload in results:
+            job, idx, timeout, _ = w.fifo.popleft()
+            if timeout is not None:
+                self.timed -= 1
+            done.append((job, idx, payload, None))
+            sample = now - w.head_start
+            if isinstance(idx, list):
+                sample /= len(idx)
+            w.service = sample if w.service <= 0 else 0.8 * w.service + 0.2 * sample
+            w.head_start = now
+
+    def _run(self):
+        try:
+            with self.lock:
+                self._spawn_missing()
+        except BaseException as e:
+            self.spawn_error = e
+            self.started.set()
+            self._shutdown()
+            return
+        self.started.set()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _loop(self):
+        """The handler: the reader whenever no caller waits for a result."""
+        while True:
+            with self.lock:
+                while True:
+                    if self.state == TERMINATE:
+                        return
+                    if self.repopulate is not None:
+                        try:
+                            self._spawn_missing()
+                        finally:
+                            self.repopulate.set()
+                            self.repopulate = None
+                    if self.state == RUN or self.pending:
+                        self._spawn_missing()
+                        self._dispatch()
+                    if not self.getters:
+                        break
+                    # A caller reads; look again a little later rather than
+                    # be woken each time the last caller leaves.
+                    self.handler_cond.wait(_HANDBACK_DELAY)
+            if not self.reader.acquire(blocking=False):
+                continue        # a caller took over between the two lines
+            self.reader_owner = threading.get_ident()
+            try:
+                if self._step(None, True):
+                    return
+            finally:
+                self.reader_owner = None
+                self.reader.release()
+
+    def _step(self, limit, handler):
+        """Housekeeping, one poll, and what came of it; the caller holds the
+        reader role.  `limit`: seconds at most, or None.  True when the
+        handler's work is over (everything closed)."""
+        done = self.done
+        if done:
+            self._deliver(done)     # left over by an interrupted reader
+        with self.lock:
+            if self.state == TERMINATE:
+                return True
+            if handler and self.getters:
+                return False    # hand the reader role over
+            if len(self.workers) < self.processes and (
+                    self.state == RUN or self.pending):
+                if handler:
+                    self._spawn_missing()
+                else:
+                    self.handler_cond.notify()
+            self._dispatch()
+            if self.state == CLOSE and not self.pending and not self.cache:
+                for w in self.workers:
+                    if not w.stopping and not w.fifo:
+                        w.stopping = True
+                        if not w.link.put(_frame(_STOP)):
+                            self.poll_gen += 1
+                if not self.workers and handler:
+                    return True
+            timeout = self._check_timeouts() if self.timed else None
+            if limit is not None:
+                ms = max(0, int(limit * 1000 + 0.999))
+                timeout = ms if timeout is None else min(ms, timeout)
+            if self.poll_gen != self.polled_gen:
+                self._sync_poll()
+            fdmap = self.fdmap
+        try:
+            events = self.poll.poll(timeout)
+        except InterruptedError:
+            return False
+        if not events:
+            return False
+        with self.lock:
+            if self.state == TERMINATE:
+                return True     # the workers die of it: nothing to report
+            now = time.monotonic()
+            dead = []
+            for fd, ev in events:
+                if fd == self.wake_r:
+                    try:
+                        while os.read(fd, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                w, what = fdmap[fd]
+                if what == 0:
+                    results = []
+                    w.link.take_all(results)
+                    self._take_results(w, results, done, now)
+                elif what == 1:
+                    dead.append(w)
+                else:
+                    w.link.flush()
+                    self.poll_gen += 1
+            for w in dead:
+                self._reap(w, done)
+            self._dispatch()
+        self._deliver(done)
+        return False
+
+    def _sync_poll(self):
+        """Register what the reader polls (with self.lock held)."""
+        want = {self.wake_r: select.POLLIN}
+        fdmap = {}
+        for w in self.workers:
+            want[w.link.result_fd] = select.POLLIN
+            want[w.pidfd] = select.POLLIN
+            fdmap[w.link.result_fd] = (w, 0)
+            fdmap[w.pidfd] = (w, 1)
+            if w.link.outbuf:
+                want[w.link.task_fd] = select.POLLOUT
+                fdmap[w.link.task_fd] = (w, 2)
+        registered = self.registered
+        for fd in [fd for fd in registered if fd not in want]:
+            self.poll.unregister(fd)
+            del registered[fd]
+        for fd, mask in want.items():
+            if registered.get(fd) != mask:
+                self.poll.register(fd, mask)
+                registered[fd] = mask
+        self.fdmap = fdmap
+        self.polled_gen = self.poll_gen
+
+    def wait_for(self, ready, deadline):
+        """A caller waits for `ready()` to turn true: it reads results itself
+        (one thread wake-up fewer per result) unless another thread already
+        does.  False when the caller should wait on its own event instead.
+
+        Ctrl-C may interrupt this anywhere: the reader role is released if
+        this thread holds it, and `getters` is a set, so leaving it twice or
+        without having entered it is harmless."""
+        me = threading.get_ident()
+        if self.reader_owner == me:
+            return False        # a callback waiting: the stdlib would block too
+        reader = self.reader
+        try:
+            with self.lock:
+                if self.state == TERMINATE:
+                    return False
+                self.getters.add(me)
+            if not reader.acquire(blocking=False):
+                with self.lock:
+                    self._wake()
+                left = None if deadline is None else deadline - time.monotonic()
+                if not reader.acquire(timeout=-1 if left is None else max(left, 0)):
+                    return False
+            self.reader_owner = me
+            while not ready():
+                if self.state == TERMINATE:
+                    return False
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._step(left, False)
+            return True
+        finally:
+            if reader._is_owned():
+                self.reader_owner = None
+                reader.release()
+            with self.lock:
+                self.getters.discard(me)
+
+    def _check_timeouts(self):
+        """Kill workers whose running task is late; ms until the next check."""
+        nearest = None
+        now = time.monotonic()
+        for w in self.workers:
+            if not w.fifo or w.killed is not None:
+                continue
+            timeout = w.fifo[0][2]
+            if timeout is None:
+                continue
+            left = w.head_start + timeout - now
+            if left <= 0:
+                w.killed = TimeoutError(
+                    'task exceeded its task_timeout of %gs; pool worker %s '
+                    '(pid %d) was killed' % (timeout, w.name, w.pid))
+                try:
+                    os.kill(w.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            elif nearest is None or left < nearest:
+                nearest = left
+        return None if nearest is None else max(1, int(nearest * 1000) + 1)
+
+    def _deliver(self, done):
+        # Popped one by one: a Ctrl-C in a callback leaves the rest queued.
+        while done:
+            try:
+                job, idx, payload, obj = done.popleft()
+            except IndexError:
+                return
+            if obj is None:
+                try:
+                    obj = _LOADS(payload)
+                except Exception as e:
+                    obj = (False, e)
+                    if isinstance(idx, list):
+                        obj = [obj] * len(idx)
+            elif isinstance(idx, list):
+                obj = [obj] * len(idx)
+            payload = None
+            if isinstance(idx, list):
+                try:
+                    job._set_many(idx, obj)     # only MapResult is batched
+                except Exception:
+                    self._report_callback_error()
+            else:
+                try:
+                    job._set(idx, obj)
+                except Exception:
+                    self._report_callback_error()
+            job = obj = None
+
+    @staticmethod
+    def _report_callback_error():
+        try:
+            sys.stderr.write('Exception in a cmp.pool callback:\n')
+            traceback.print_exc()
+        except Exception:
+            pass
+
+    def _shutdown(self):
+        """Terminate or finish: no worker left, every fd closed."""
+        # A caller reading sees TERMINATE and leaves; never wait forever.
+        owned = self.reader.acquire(timeout=_TERM_GRACE)
+        with self.lock:
+            workers = list(self.workers)
+        if workers:
+            for w in workers:
+                try:
+                    os.kill(w.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + _TERM_GRACE
+        killed = False
+        while workers:
+            left = deadline - time.monotonic()
+            if left <= 0 and not killed:
+                for w in workers:
+                    try:
+                        os.kill(w.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                killed = True
+            r, _, _ = select.select([w.pidfd for w in workers], [], [],
+                                    None if killed else max(left, 0))
+            for w in [w for w in workers if w.pidfd in r]:
+                workers.remove(w)
+                w.proc.join()
+                with self.lock:
+                    self._forget(w)
+        with self.lock:
+            self.state = TERMINATE
+            self.pending.clear()
+            for sem in self.slots:
+                sem.release(1 << 20)
+            results = list(self.cache.values())
+            with _parent_fds_lock:
+                _parent_fds.difference_update((self.wake_r, self.wake_w))
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.wake_r = self.wake_w = None
+            self.poll = None
+        if owned:
+            self.reader.release()
+        exc = RuntimeError('the pool was terminated before this task completed')
+        for r in results:
+            r._fail_silently(exc)
+
+    # -- control, from the Pool --
+
+    def start(self):
+        self.thread.start()
+        self.started.wait()
+        if self.spawn_error is not None:
+            self.thread.join()
+            raise self.spawn_error
+
+    def close(self):
+        with self.lock:
+            if self.state == RUN:
+                self.state = CLOSE
+                # A bounded imap's feeder must finish even if nobody
+                # consumes: close() waits for every queued task, as the
+                # stdlib's does.
+                for sem in self.slots:
+                    sem.release(1 << 20)
+                self._wake()
+                self.handler_cond.notify()
+
+    def terminate(self):
+        with self.lock:
+            if self.state != TERMINATE:
+                self.state = TERMINATE
+                for w in self.workers:
+                    try:
+                        os.kill(w.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+                for sem in self.slots:
+                    sem.release(1 << 20)
+                self._wake()
+                self.handler_cond.notify()
+        if threading.current_thread() is not self.thread and self.thread.ident:
+            self.thread.join()
+
+    def repopulate_pool(self):
+        if threading.current_thread() is self.thread:
+            self._spawn_missing()
+            return
+        ev = threading.Event()
+        with self.lock:
+            if self.state == TERMINATE:
+                return
+            self.repopulate = ev
+            self._wake()
+            self.handler_cond.notify()
+        ev.wait()
+
+
+def _terminate_core(core):
+    core.terminate()        # (util.Finalize skips it in a forked child)
+
+
+# --- the Pool ---------------------------------------------------------------
+
+def _fork_context(context):
+    if context is None:
+        return _mp.get_context('fork')
+    return context
+
+
+class Pool(object):
+    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)
+
+    A pool of worker processes, with the stdlib's API.  Workers are forked
+    once; a worker that dies fails the task it was running and is replaced.
+    """
+    _wrap_exception = True
+
+    @staticmethod
+    def Process(ctx, *args, **kwds):
+        return ctx.Process(*args, **kwds)
+
+    def __new__(cls, processes=None, initializer=None, initargs=(),
+                maxtasksperchild=None, context=None):
+        if context is not None and context.get_start_method() != 'fork':
+            # Workers forked from this process's handler thread need fork.
+            return _stdpool.Pool(processes, initializer, initargs,
+                                 maxtasksperchild, context)
+        return object.__new__(cls)
+
+    def __init__(self, processes=None, initializer=None, initargs=(),
+                 maxtasksperchild=None, context=None):
+        self._state = INIT
+        self._ctx = _fork_context(context)
+        if processes is None:
+            cpus = getattr(os, 'process_cpu_count', os.cpu_count)
+            processes = cpus() or 1
+        if processes < 1:
+            raise ValueError("Number of processes must be at least 1")
+        if maxtasksperchild is not None:
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError('initializer must be a callable')
+        self._processes = processes
+        self._initializer = initializer
+        self._initargs = initargs
+        self._maxtasksperchild = maxtasksperchild
+        self._core = _Core(self._ctx, processes, initializer, initargs,
+                           maxtasksperchild, self._wrap_exception)
+        self._cache = self._core.cache
+        self._pool = self._core.procs
+        self._core.start()
+        self._state = RUN
+        self._terminate = util.Finalize(self, _terminate_core, args=(self._core,),
+                                        exitpriority=15)
+
+    def __del__(self, _warn=warnings.warn, RUN=RUN):
+        if getattr(self, '_state', None) == RUN:
+            _warn("unclosed running multiprocessing pool %r" % (self,),
+                  ResourceWarning, source=self)
+
+    def __repr__(self):
+        cls = self.__class__
+        return ('<%s.%s state=%s pool_size=%d>'
+                % (cls.__module__, cls.__qualname__, self._state, len(self._pool)))
+
+    def __reduce__(self):
+        raise NotImplementedError(
+            'pool objects cannot be passed between processes or pickled')
+
+    def _check_running(self):
+        if self._state != RUN:
+            raise ValueError("Pool not running")
+
+    def _repopulate_pool(self):
+        self._core.repopulate_pool()
+
+    # -- apply --
+
+    def apply(self, func, args=(), kwds={}):
+        """Equivalent of func(*args, **kwds)."""
+        return self.apply_async(func, args, kwds).get()
+
+    def apply_async(self, func, args=(), kwds={}, callback=None,
+                    error_callback=None, *, task_timeout=None):
+        """Asynchronous version of apply(); returns an ApplyResult."""
+        self._check_running()
+        result = ApplyResult(self, callback, error_callback)
+        self._core.submit(result, 0, _APPLY, func, args, kwds, task_timeout)
+        return result
+
+    # -- map --
+
+    def map(self, func, iterable, chunksize=None, *, progress=False,
+            task_timeout=None):
+        """Apply func to each element of iterable, collecting the results in a
+        list that is returned."""
+        return self._map_async(func, iterable, _MAP, chunksize, None, None,
+                               progress, task_timeout).get()
+
+    def starmap(self, func, iterable, chunksize=None, *, progress=False,
+                task_timeout=None):
+        """Like map(), but the elements of iterable are argument tuples."""
+        return self._map_async(func, iterable, _STARMAP, chunksize, None, None,
+                               progress, task_timeout).get()
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None,
+                      error_callback=None, *, progress=False, task_timeout=None):
+        """Asynchronous version of starmap(); returns a MapResult."""
+        return self._map_async(func, iterable, _STARMAP, chunksize, callback,
+                               error_callback, progress, task_timeout)
+
+    def map_async(self, func, iterable, chunksize=None, callback=None,
+                  error_callback=None, *, progress=False, task_timeout=None):
+        """Asynchronous version of map(); returns a MapResult."""
+        return self._map_async(func, iterable, _MAP, chunksize, callback,
+                               error_callback, progress, task_timeout)
+
+    def _map_async(self, func, iterable, kind, chunksize, callback,
+                   error_callback, progress, task_timeout):
+        self._check_running()
+        if not hasattr(iterable, '__len__'):
+            iterable = list(iterable)
+        if chunksize is None:
+            chunksize, extra = divmod(len(iterable), len(self._pool) * 4 or 1)
+            if extra:
+                chunksize += 1
+        if len(iterable) == 0:
+            chunksize = 0
+        result = MapResult(self, chunksize, len(iterable), callback,
+                           error_callback=error_callback)
+        if chunksize:
+            if progress:
+                result._progress = _Progress(len(iterable), 'map')
+            self._core.submit_many(result, kind, func,
+                                   _chunks(iterable, chunksize), task_timeout)
+        return result
+
+    # -- imap --
+
+    def imap(self, func, iterable, chunksize=1, *, max_in_flight=None,
+             progress=False, task_timeout=None):
+        """Equivalent of map() -- can be MUCH slower than Pool.map()."""
+        return self._imap(IMapIterator, func, iterable, chunksize,
+                          max_in_flight, progress, task_timeout)
+
+    def imap_unordered(self, func, iterable, chunksize=1, *, max_in_flight=None,
+                       progress=False, task_timeout=None):
+        """Like imap() method but ordering of results is arbitrary."""
+        return self._imap(IMapUnorderedIterator, func, iterable, chunksize,
+                          max_in_flight, progress, task_timeout)
+
+    def _imap(self, cls, func, iterable, chunksize, max_in_flight, progress,
+              task_timeout):
+        self._check_running()
+        if chunksize < 1:
+            raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        result = cls(self)
+        if progress:
+            total = len(iterable) if hasattr(iterable, '__len__') else None
+            if total is not None and chunksize > 1:
+                total = -(-total // chunksize)
+            result._progress = _Progress(total, 'imap')
+        core = self._core
+        kind = _APPLY if chunksize == 1 else _MAP
+        if max_in_flight is None and isinstance(iterable, (list, tuple, range)):
+            chunks = list(_chunks(iterable, chunksize))
+            core.submit_many(result, kind, func, chunks, task_timeout)
+            result._set_length(len(chunks))
+        else:
+            if max_in_flight is not None:
+                result._slots = threading.Semaphore(max_in_flight)
+                with core.lock:
+                    core.slots.append(result._slots)
+            feeder = threading.Thread(
+                target=_feed, args=(core, result, kind, func, iterable,
+                                    chunksize, task_timeout),
+                daemon=True, name='cmp-pool-feeder')
+            feeder.start()
+        if chunksize == 1:
+            return result
+        return (item for chunk in result for item in chunk)
+
+    # -- life cycle --
+
+    def close(self):
+        """No more tasks; the workers exit once the queued ones are done."""
+        util.debug('closing pool')
+        if self._state == RUN:
+            self._state = CLOSE
+            self._core.close()
+
+    def terminate(self):
+        """Stop the workers now, finished or not."""
+        util.debug('terminating pool')
+        self._state = TERMINATE
+        self._terminate()
+
+    def join(self):
+        """Wait for the workers to exit (after close() or terminate())."""
+        util.debug('joining pool')
+        if self._state == RUN:
+            raise ValueError("Pool is still running")
+        elif self._state not in (CLOSE, TERMINATE):
+            raise ValueError("In unknown state")
+        self._core.thread.join()
+        for p in list(self._pool):
+            p.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.terminate()
+
+
+def _chunks(iterable, size):
+    if isinstance(iterable, (list, tuple, range)):
+        return (iterable[i:i + size] for i in range(0, len(iterable), size))
+    return _gen_chunks(iter(iterable), size)
+
+
+def _gen_chunks(it, size):
+    while True:
+        chunk = tuple(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _feed(core, result, kind, func, iterable, chunksize, task_timeout):
+    """An imap feeder thread: iterate lazily, submit chunk by chunk."""
+    idx = 0
+    slots = result._slots
+    try:
+        for chunk in _gen_chunks(iter(iterable), chunksize):
+            if slots is not None:
+                slots.acquire()
+            if core.state == TERMINATE:
+                return
+            core.submit(result, idx, kind, func, chunk, None, task_timeout)
+            idx += 1
+    except Exception as e:
+        result._set(idx, (False, e))
+        idx += 1
+    result._set_length(idx)

@@ -1,0 +1,167 @@
+"""What does a process Pool cost per task, and how close does it get to the
+ideal when tasks do real waiting?
+
+Every case uses a pool of 2 workers with trivial (module-level) tasks and
+checks every result.  Cases named '... [tasks=N]' form the series of "pool
+overhead against task count".  concurrent.futures.ProcessPoolExecutor is
+measured alongside as a competitor where it has the same operation.
+"""
+import time
+
+from benchmarks.common import case
+
+WORKERS = 2
+
+
+def sqr(x):
+    return x * x
+
+
+def sleep_1ms(x):
+    time.sleep(0.001)
+    return x
+
+
+def _preimport(mp):
+    # Import the pool module before the clock starts: the start-up case
+    # measures a pool, not a module import (which PYTHONDONTWRITEBYTECODE
+    # would make a compilation).
+    import importlib
+    importlib.import_module('cmp.pool' if mp.__class__.__name__ == 'module'
+                            else 'multiprocessing.pool')
+
+
+def _executor():
+    import concurrent.futures
+    import multiprocessing
+    return concurrent.futures.ProcessPoolExecutor(
+        WORKERS, mp_context=multiprocessing.get_context('fork'))
+
+
+def _check(got, n):
+    if got != [x * x for x in range(n)]:
+        raise AssertionError('wrong results')
+
+
+# -- round trip ---------------------------------------------------------------
+
+def _round_trips(quick):
+    return 500 if quick else 5000
+
+
+def _executor_round_trip(quick):
+    n = _round_trips(quick)
+    with _executor() as ex:
+        ex.submit(sqr, 0).result()
+        t0 = time.perf_counter()
+        for i in range(n):
+            if ex.submit(sqr, i).result() != i * i:
+                raise AssertionError('wrong result')
+        return n / (time.perf_counter() - t0)
+
+
+@case('pool apply_async(f, (i,)).get() round trip', 'round trips/s',
+      competitors={'ProcessPoolExecutor submit().result()': _executor_round_trip})
+def apply_round_trip(mp, quick):
+    n = _round_trips(quick)
+    with mp.Pool(WORKERS) as p:
+        p.apply(sqr, (0,))
+        t0 = time.perf_counter()
+        for i in range(n):
+            if p.apply_async(sqr, (i,)).get() != i * i:
+                raise AssertionError('wrong result')
+        elapsed = time.perf_counter() - t0
+    p.join()
+    return n / elapsed
+
+
+# -- map against task count: chunksize=1, and the stdlib's default rule ----------
+
+def _map_cases(n, chunksize, quick_cap):
+    """The Pool case and the executor competitor for one series point.
+    chunksize None: the Pool's default rule (the executor, whose default
+    is 1, is given the same number)."""
+    def sizes(quick):
+        count = min(n, quick_cap) if quick else n
+        return count, chunksize or -(-count // (WORKERS * 4))
+
+    def run(mp, quick):
+        count, _ = sizes(quick)
+        with mp.Pool(WORKERS) as p:
+            p.apply(sqr, (0,))
+            t0 = time.perf_counter()
+            got = p.map(sqr, range(count), chunksize)
+            elapsed = time.perf_counter() - t0
+        p.join()
+        _check(got, count)
+        return count / elapsed
+
+    def executor(quick):
+        count, size = sizes(quick)
+        with _executor() as ex:
+            ex.submit(sqr, 0).result()
+            t0 = time.perf_counter()
+            got = list(ex.map(sqr, range(count), chunksize=size))
+            elapsed = time.perf_counter() - t0
+        _check(got, count)
+        return count / elapsed
+    return run, executor
+
+
+for _n in (100, 1000, 10000):
+    _run, _ex = _map_cases(_n, 1, 2000)
+    case('pool map chunksize=1, trivial tasks [tasks=%d]' % _n, 'tasks/s',
+         competitors={'ProcessPoolExecutor map chunksize=1': _ex})(_run)
+
+for _n in (1000, 10000, 100000):
+    _run, _ex = _map_cases(_n, None, 10000)
+    case('pool map default chunksize, trivial tasks [tasks=%d]' % _n, 'tasks/s',
+         competitors={'ProcessPoolExecutor map, Pool chunksize rule': _ex})(_run)
+
+
+# -- start-up and shutdown --------------------------------------------------------
+
+def _executor_startup(quick):
+    import concurrent.futures.process  # noqa: F401  (as _preimport does)
+    t0 = time.perf_counter()
+    ex = _executor()
+    if ex.submit(sqr, 3).result() != 9:
+        raise AssertionError('wrong result')
+    ex.shutdown(wait=True)
+    return time.perf_counter() - t0
+
+
+@case('pool start-up + one task + close()/join(), 2 workers', 's', higher_is_better=False,
+      competitors={'ProcessPoolExecutor start + one task + shutdown': _executor_startup})
+def startup(mp, quick):
+    _preimport(mp)
+    t0 = time.perf_counter()
+    p = mp.Pool(WORKERS)
+    if p.apply(sqr, (3,)) != 9:
+        raise AssertionError('wrong result')
+    p.close()
+    p.join()
+    return time.perf_counter() - t0
+
+
+# -- real waiting: how close to the ideal ------------------------------------------
+
+@case('pool 1 ms sleeps on 2 workers, share of the ideal throughput [tasks=1000]', '%')
+def sleeps(mp, quick):
+    n = 200 if quick else 1000
+    with mp.Pool(WORKERS) as p:
+        p.apply(sqr, (0,))
+        t0 = time.perf_counter()
+        rs = [p.apply_async(sleep_1ms, (i,)) for i in range(n)]
+        got = [r.get() for r in rs]
+        elapsed = time.perf_counter() - t0
+    p.join()
+    if got != list(range(n)):
+        raise AssertionError('wrong results')
+    # The ideal: each worker sleeps back to back (time.sleep itself
+    # overshoots, so measure what one sleep really takes here).
+    t1 = time.perf_counter()
+    for _ in range(50):
+        time.sleep(0.001)
+    one = (time.perf_counter() - t1) / 50
+    return 100.0 * (n * one / WORKERS) / elapsed

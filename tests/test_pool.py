@@ -1,0 +1,457 @@
+"""Pool: the stdlib's API and behaviour, run against both backends."""
+import gc
+import importlib
+import itertools
+import os
+import pickle
+import sys
+import threading
+import weakref
+
+import pytest
+
+from conftest import TIMEOUT
+
+
+def cmp_module():
+    return importlib.import_module('cmp')
+
+
+def pool_module(mp):
+    name = 'cmp' if mp.__class__.__name__ == 'module' else 'multiprocessing'
+    return importlib.import_module(name + '.pool')
+
+
+def sqr(x):
+    return x * x
+
+
+def mul(x, y):
+    return x * y
+
+
+def raising():
+    raise KeyError("key")
+
+
+def raise_runtime():
+    raise RuntimeError(123)  # the remote line
+
+
+def unpicklable_result():
+    return lambda: 42
+
+
+def identity(x):
+    return x
+
+
+def getpid(_=None):
+    return os.getpid()
+
+
+_shared = {}
+
+
+def _init(*args):
+    _shared['args'] = args
+
+
+def _initargs(_=None):
+    return _shared.get('args')
+
+
+def _init_event(ev):
+    _shared['event'] = ev
+
+
+def _wait_event(x):
+    assert _shared['event'].wait(TIMEOUT)
+    return x
+
+
+class SayWhen(ValueError):
+    pass
+
+
+def when_generator(total, when):
+    for i in range(total):
+        if i == when:
+            raise SayWhen("said when")
+        yield i
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise RuntimeError('cannot pickle')
+
+
+class Counted:
+    n = 0
+
+    def __new__(cls):
+        cls.n += 1
+        return object.__new__(cls)
+
+    def __del__(self):
+        type(self).n -= 1
+
+
+def test_apply(mp):
+    with mp.Pool(2) as pool2:
+        assert pool2.apply(sqr, (5,)) == 25
+        assert pool2.apply(sqr, (), {'x': 3}) == 9
+        assert pool2.apply(mul, (6, 7)) == 42
+    pool2.join()
+
+
+def test_map_starmap(mp):
+    with mp.Pool(2) as pool2:
+        assert pool2.map(sqr, range(10)) == [x * x for x in range(10)]
+        assert pool2.map(sqr, list(range(100)), chunksize=20) == [x * x for x in range(100)]
+        assert pool2.map(sqr, iter(range(33)), 4) == [x * x for x in range(33)]
+        tuples = list(zip(range(100), range(99, -1, -1)))
+        assert pool2.starmap(mul, tuples) == list(itertools.starmap(mul, tuples))
+        assert pool2.starmap(mul, tuples, chunksize=7) == list(itertools.starmap(mul, tuples))
+        assert pool2.starmap_async(mul, tuples).get(TIMEOUT) == list(itertools.starmap(mul, tuples))
+        assert pool2.map_async(sqr, range(10)).get(TIMEOUT) == [x * x for x in range(10)]
+    pool2.join()
+
+
+def test_map_async_callbacks(mp):
+    with mp.Pool(2) as pool2:
+        got = []
+        pool2.map_async(int, ['1'], callback=got.append, error_callback=got.append).wait(TIMEOUT)
+        assert got == [[1]]
+        pool2.map_async(int, ['a'], callback=got.append, error_callback=got.append).wait(TIMEOUT)
+        assert len(got) == 2 and isinstance(got[1], ValueError)
+    pool2.join()
+
+
+def test_apply_async_callbacks(mp):
+    with mp.Pool(2) as pool2:
+        got = []
+        r = pool2.apply_async(sqr, (4,), callback=got.append)
+        assert r.get(TIMEOUT) == 16
+        assert got == [16]          # the callback ran before get() returned
+        errs = []
+        r = pool2.apply_async(raising, error_callback=errs.append)
+        with pytest.raises(KeyError):
+            r.get(TIMEOUT)
+        assert len(errs) == 1 and isinstance(errs[0], KeyError)
+        assert r.ready() and not r.successful()
+    pool2.join()
+
+
+def test_callback_order_single_worker(mp):
+    with mp.Pool(1) as p:
+        got = []
+        rs = [p.apply_async(sqr, (i,), callback=got.append) for i in range(50)]
+        for r in rs:
+            r.wait(TIMEOUT)
+        assert got == [i * i for i in range(50)]
+
+
+def test_empty_iterables(mp):
+    with mp.Pool(2) as pool2:
+        assert pool2.map(sqr, []) == []
+        assert list(pool2.imap(sqr, [])) == []
+        assert list(pool2.imap_unordered(sqr, [])) == []
+        assert pool2.map_async(sqr, []).get(TIMEOUT) == []
+        assert pool2.map_async(sqr, [], chunksize=1).get(TIMEOUT) == []
+        called = []
+        pool2.map_async(sqr, [], callback=called.append).get(TIMEOUT)
+        assert called == []
+    pool2.join()
+
+
+def test_imap(mp):
+    with mp.Pool(2) as pool2:
+        assert list(pool2.imap(sqr, range(10))) == [x * x for x in range(10)]
+        it = pool2.imap(sqr, range(10))
+        for i in range(10):
+            assert it.next(TIMEOUT) == i * i
+        with pytest.raises(StopIteration):
+            next(it)
+        it = pool2.imap(sqr, list(range(1000)), chunksize=100)
+        assert list(it) == [x * x for x in range(1000)]
+        assert list(pool2.imap(sqr, iter(range(25)), 3)) == [x * x for x in range(25)]
+        assert sorted(pool2.imap_unordered(sqr, range(100))) == [x * x for x in range(100)]
+        assert sorted(pool2.imap_unordered(sqr, iter(range(100)), chunksize=7)) == \
+            [x * x for x in range(100)]
+    pool2.join()
+
+
+def test_imap_iterable_exception(mp):
+    with mp.Pool(2) as pool2:
+        it = pool2.imap(sqr, when_generator(1, 0), 1)
+        with pytest.raises(SayWhen):
+            next(it)
+        it = pool2.imap(sqr, when_generator(10, 3), 1)
+        assert [next(it) for _ in range(3)] == [0, 1, 4]
+        with pytest.raises(SayWhen):
+            next(it)
+        it = pool2.imap(sqr, when_generator(20, 7), 2)
+        assert [next(it) for _ in range(6)] == [x * x for x in range(6)]
+        with pytest.raises(SayWhen):
+            next(it)
+        it = pool2.imap_unordered(sqr, when_generator(20, 7), 2)
+        with pytest.raises(SayWhen):
+            for _ in range(20):
+                next(it)
+    pool2.join()
+
+
+def test_map_iterable_exception(mp):
+    with mp.Pool(2) as pool2:
+        with pytest.raises(SayWhen) as info:
+            pool2.map(sqr, when_generator(10, 3), 1)
+        assert info.value.__cause__ is None
+    pool2.join()
+
+
+def test_map_unpicklable_argument(mp):
+    with mp.Pool(2) as pool2:
+        with pytest.raises(RuntimeError, match='cannot pickle'):
+            pool2.map(sqr, [Unpicklable()] * 10)
+        assert pool2.apply(sqr, (3,)) == 9
+    pool2.join()
+
+
+def test_remote_traceback(mp):
+    pm = pool_module(mp)
+    with mp.Pool(1) as p:
+        with pytest.raises(RuntimeError) as info:
+            p.apply(raise_runtime)
+    p.join()
+    assert info.value.args == (123,)
+    cause = info.value.__cause__
+    assert type(cause) is pm.RemoteTraceback
+    assert 'raise RuntimeError(123)  # the remote line' in cause.tb
+
+
+def test_unpicklable_result(mp):
+    pm = pool_module(mp)
+    with mp.Pool(2) as p:
+        for _ in range(5):
+            errs = []
+            r = p.apply_async(unpicklable_result, error_callback=errs.append)
+            with pytest.raises(pm.MaybeEncodingError):
+                r.get(TIMEOUT)
+            assert isinstance(errs[0], pm.MaybeEncodingError)
+            assert errs[0].exc is not None and errs[0].value is not None
+        assert p.apply(sqr, (7,)) == 49
+
+
+def test_async_result_timeout_ready_successful(mp):
+    ev = mp.Event()
+    with mp.Pool(1, initializer=_init_event, initargs=(ev,)) as p:
+        r = p.apply_async(_wait_event, (5,))
+        assert not r.ready()
+        with pytest.raises(ValueError):
+            r.successful()
+        with pytest.raises(mp.TimeoutError):
+            r.get(timeout=0.01)
+        r.wait(0.01)
+        assert not r.ready()
+        it = p.imap(_wait_event, [1, 2])
+        with pytest.raises(mp.TimeoutError):
+            it.next(timeout=0.01)
+        ev.set()
+        assert r.get(TIMEOUT) == 5
+        assert r.ready() and r.successful()
+        assert list(it) == [1, 2]
+
+
+def test_use_after_close(mp):
+    p = mp.Pool(2)
+    with pytest.raises(ValueError):
+        p.join()                # still running
+    p.close()
+    for call in (lambda: p.apply_async(sqr, (1,)), lambda: p.apply(sqr, (1,)),
+                 lambda: p.map(sqr, [1]), lambda: p.map_async(sqr, [1]),
+                 lambda: p.imap(sqr, [1]), lambda: p.imap_unordered(sqr, [1]),
+                 lambda: p.starmap(mul, [(1, 2)])):
+        with pytest.raises(ValueError):
+            call()
+    p.join()
+    assert all(w.exitcode == 0 for w in p._pool) or p._pool == [] or \
+        all(not w.is_alive() for w in p._pool)
+
+
+def test_close_finishes_queued_work(mp):
+    p = mp.Pool(2)
+    rs = [p.apply_async(sqr, (i,)) for i in range(40)]
+    m = p.map_async(sqr, range(100), chunksize=3)
+    p.close()
+    p.join()
+    assert [r.get(0) for r in rs] == [i * i for i in range(40)]
+    assert m.get(0) == [i * i for i in range(100)]
+
+
+def test_context_manager_terminates(mp):
+    with mp.Pool(2) as p:
+        assert p.map_async(sqr, range(10)).get(TIMEOUT) == [i * i for i in range(10)]
+    p.join()
+    with pytest.raises(ValueError):
+        p.map_async(sqr, [1])
+    with pytest.raises(ValueError):
+        with p:
+            pass
+
+
+def test_terminate_with_busy_workers(mp):
+    ev = mp.Event()
+    p = mp.Pool(2, initializer=_init_event, initargs=(ev,))
+    p.map_async(_wait_event, range(1000), chunksize=1)
+    p.terminate()
+    p.join()
+    assert all(not w.is_alive() for w in p._pool)
+
+
+def test_make_pool(mp):
+    with pytest.raises(ValueError):
+        mp.Pool(0)
+    with pytest.raises(ValueError):
+        mp.Pool(-1)
+    # The stdlib checks maxtasksperchild since 3.10 (before, its workers
+    # fail forever); cmp checks it on every version.
+    if mp is cmp_module() or sys.version_info >= (3, 10):
+        for bad in (0, -1, 0.5, "12"):
+            with pytest.raises(ValueError):
+                mp.Pool(1, maxtasksperchild=bad)
+    with pytest.raises(TypeError):
+        mp.Pool(1, initializer=3)
+    p = mp.Pool(3)
+    try:
+        assert len(p._pool) == 3
+        assert repr(p).endswith('state=RUN pool_size=3>')
+        with pytest.raises(NotImplementedError):
+            pickle.dumps(p)
+    finally:
+        p.close()
+        p.join()
+
+
+def test_initializer(mp):
+    with mp.Pool(2, initializer=_init, initargs=(1, 'two')) as p:
+        assert p.map(_initargs, range(4)) == [(1, 'two')] * 4
+
+
+def test_maxtasksperchild(mp):
+    p = mp.Pool(3, maxtasksperchild=10)
+    before = [w.pid for w in p._pool]
+    rs = [p.apply_async(getpid) for _ in range(100)]
+    pids = {r.get(TIMEOUT) for r in rs}
+    assert len(pids) >= 10      # 100 tasks, 10 per worker
+    p._repopulate_pool()
+    after = [w.pid for w in p._pool]
+    assert None not in after and sorted(before) != sorted(after)
+    p.close()
+    p.join()
+
+
+def test_maxtasksperchild_early_close(mp):
+    p = mp.Pool(3, maxtasksperchild=1)
+    rs = [p.apply_async(sqr, (i,)) for i in range(6)]
+    p.close()
+    p.join()
+    assert [r.get(0) for r in rs] == [i * i for i in range(6)]
+
+
+def test_default_chunksize_and_processes(mp):
+    with mp.Pool() as p:
+        assert len(p._pool) == (os.cpu_count() or 1)
+        assert p.map(sqr, range(1001)) == [x * x for x in range(1001)]
+
+
+def test_release_task_refs(mp):
+    with mp.Pool(2) as pool2:
+        objs = [Counted() for _ in range(10)]
+        refs = [weakref.ref(o) for o in objs]
+        pool2.map(identity, objs)
+        del objs
+        gc.collect()
+        assert {r() for r in refs} == {None}
+        assert Counted.n == 0
+    pool2.join()
+
+
+def test_callback_can_submit(mp):
+    with mp.Pool(2) as pool2:
+        done = threading.Event()
+        got = []
+
+        def again(x):
+            got.append(x)
+            if x < 100:
+                pool2.apply_async(sqr, (x + 1,), callback=again)
+            else:
+                done.set()
+        pool2.apply_async(sqr, (2,), callback=again)
+        assert done.wait(TIMEOUT)
+        assert got[:3] == [4, 25, 676]
+    pool2.join()
+
+
+def test_threadpool_still_works(mp):
+    pm = pool_module(mp)
+    with pm.ThreadPool(2) as tp:
+        assert tp.map(sqr, range(10)) == [x * x for x in range(10)]
+        assert tp.apply(mul, (3, 4)) == 12
+
+
+def test_module_names(mp):
+    pm = pool_module(mp)
+    for name in ('Pool', 'ThreadPool', 'AsyncResult', 'ApplyResult', 'MapResult',
+                 'IMapIterator', 'IMapUnorderedIterator', 'RemoteTraceback',
+                 'ExceptionWithTraceback', 'MaybeEncodingError', 'mapstar',
+                 'starmapstar', 'worker', 'RUN', 'CLOSE', 'TERMINATE'):
+        assert hasattr(pm, name), name
+
+
+def test_resource_warning(mp):
+    pm = pool_module(mp)
+    p = mp.Pool(1)
+    p.terminate()
+    p.join()
+    p._state = pm.RUN
+    with pytest.warns(ResourceWarning, match='unclosed running multiprocessing pool'):
+        p = None
+        gc.collect()
+
+
+def test_large_payloads(mp):
+    big = b'x' * (3 << 20)
+    with mp.Pool(2) as p:
+        assert p.apply(identity, (big,)) == big
+        assert p.map(identity, [big, b'y', big], chunksize=1) == [big, b'y', big]
+        assert p.map(len, [big] * 4) == [len(big)] * 4
+    p.join()
+
+
+def _wait_on(ev):
+    ev.wait(TIMEOUT)
+
+
+def test_two_pools_and_an_unrelated_child(mp):
+    # Each pool's workers, and a process forked while both pools exist,
+    # inherit the other pool's descriptors: closing and joining must not
+    # depend on those being closed.
+    ev = mp.Event()
+    a = mp.Pool(2)
+    b = mp.Pool(2)
+    child = mp.Process(target=_wait_on, args=(ev,))
+    child.start()
+    try:
+        assert a.map(sqr, range(20)) == [x * x for x in range(20)]
+        assert b.map(sqr, range(20)) == [x * x for x in range(20)]
+        a.close()
+        a.join()
+        assert b.apply(mul, (2, 3)) == 6
+        b.close()
+        b.join()
+    finally:
+        ev.set()
+        child.join(TIMEOUT)
+    assert child.exitcode == 0
