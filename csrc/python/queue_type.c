@@ -1,8 +1,1021 @@
-/* queue_type.c - placeholder until the queue type lands; adds nothing. */
+/* queue_type.c - the _cmp.Queue base type over csrc/ring.c: pickling, the
+ * GIL, timeouts, and the stdlib's exceptions.  cmp/queues.py builds Queue,
+ * JoinableQueue and SimpleQueue on it (feeder thread, close, join_thread). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include "shared.h"
+#include "../owner.h"
+#include "../ring.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Per-wrapper flags (process-local, like the stdlib's attributes). */
+#define Q_JOINABLE 1    /* put counts an unfinished task */
+#define Q_SPILL 2       /* unbounded Queue: a full ring hands over to _spill */
+#define Q_SIMPLE 4      /* SimpleQueue: closed means OSError */
+
+/* Seconds an unbounded put waits for room before it spills. */
+#define SPILL_GRACE 50e-6
+
+typedef struct {
+    cmp_shared s;
+    int flags;
+    int closed;             /* close() was called here */
+    PyObject *buffer;       /* Queue: this process's feeder deque of
+                               (bytes, tag) not yet in the ring, or NULL */
+    uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
+    int rfd, wfd;
+    int owns_fds;
+} QueueObject;
+
+#define RING(self) ((cmp_ring *)((cmp_shared *)(self))->body)
+
+static PyObject *EmptyError, *FullError;
+static PyObject *pickle_dumps, *pickle_loads, *forking_dumps;
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static int is_pipe(int fd, uint64_t ino)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+           (uint64_t)st.st_ino == ino;
+}
+
+static void close_fds(QueueObject *q)
+{
+    if (q->owns_fds) {
+        close(q->rfd);
+        close(q->wfd);
+    }
+    q->owns_fds = 0;
+    q->rfd = q->wfd = -1;
+    q->fd_pid = 0;
+}
+
+/* Make rfd/wfd valid in this process: inherited through fork, a copy of
+ * fds this process already has, or reopened through /proc from the
+ * creator.  0, or -1 (no way to reach the pipe; errno set). */
+static int resolve_fds(QueueObject *q)
+{
+    uint32_t me = cmp_self_pid();
+    if (q->fd_pid == me)
+        return 0;
+    cmp_ring *r = RING(q);
+    if (q->fd_pid && is_pipe(q->rfd, r->pipe_ino) && is_pipe(q->wfd, r->pipe_ino)) {
+        q->fd_pid = me;     /* inherited through fork */
+        return 0;
+    }
+    q->owns_fds = 0;
+    q->rfd = q->wfd = -1;
+    q->fd_pid = 0;
+    int rfd = -1, wfd = -1;
+    if (is_pipe(r->rfd, r->pipe_ino) && is_pipe(r->wfd, r->pipe_ino)) {
+        rfd = fcntl(r->rfd, F_DUPFD_CLOEXEC, 3);
+        wfd = fcntl(r->wfd, F_DUPFD_CLOEXEC, 3);
+    } else {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->fd_pid, (int)r->rfd);
+        rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->fd_pid, (int)r->wfd);
+        wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if ((rfd >= 0 && !is_pipe(rfd, r->pipe_ino)) || (wfd >= 0 && !is_pipe(wfd, r->pipe_ino))) {
+            close(rfd);
+            close(wfd);
+            errno = ENOENT;
+            return -1;
+        }
+    }
+    if (rfd < 0 || wfd < 0) {
+        int e = errno;
+        if (rfd >= 0)
+            close(rfd);
+        if (wfd >= 0)
+            close(wfd);
+        errno = e;
+        return -1;
+    }
+    q->rfd = rfd;
+    q->wfd = wfd;
+    q->owns_fds = 1;
+    q->fd_pid = me;
+    return 0;
+}
+
+static int check_open(QueueObject *q)
+{
+    if (cmp_shared_check(&q->s) < 0)
+        return -1;
+    if (!q->closed)
+        return 0;
+    if (q->flags & Q_SIMPLE)
+        PyErr_SetString(PyExc_OSError, "handle is closed");
+    else
+        PyErr_Format(PyExc_ValueError, "Queue %R is closed", (PyObject *)q);
+    return -1;
+}
+
+/* Encodings of a message (the record's tag).  Exact builtin scalars skip
+ * pickle altogether (the result is an equal object of the same exact type,
+ * which is all that unpickling would give); everything else is pickled by
+ * the stdlib's ForkingPickler, so its registered reducers apply. */
+enum {
+    TAG_PICKLE = 0,
+    TAG_INT = 1,        /* int64, native byte order */
+    TAG_FLOAT = 2,      /* double */
+    TAG_BYTES = 3,
+    TAG_STR = 4,        /* UTF-8 */
+    TAG_NONE = 5,
+    TAG_TRUE = 6,
+    TAG_FALSE = 7,
+};
+
+typedef struct {
+    uint32_t tag;
+    const char *p;
+    Py_ssize_t len;
+    PyObject *owner;        /* keeps p alive (a new reference), or NULL */
+    char scratch[8];
+} encoded;
+
+/* Exact builtin scalars, and small tuples and lists of them, need no
+ * ForkingPickler (its reducers cannot apply): plain pickle.dumps is the
+ * same bytes, without the BytesIO and Pickler set-up. */
+static int plain(PyObject *o, int depth)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type ||
+        t == &PyFloat_Type || o == Py_None || t == &PyBool_Type)
+        return 1;
+    if (depth > 0 && (t == &PyTuple_Type || t == &PyList_Type)) {
+        Py_ssize_t n = Py_SIZE(o);
+        if (n > 16)
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!plain(t == &PyTuple_Type ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i),
+                       depth - 1))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+static PyObject *dumps(PyObject *obj)
+{
+    if (plain(obj, 2))
+        return PyObject_CallOneArg(pickle_dumps, obj);
+    return PyObject_CallOneArg(forking_dumps, obj);
+}
+
+/* Fill `e` for obj: 0, or -1 with an exception (pickling failed). */
+static int encode(PyObject *obj, encoded *e)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    e->owner = NULL;
+    e->p = e->scratch;
+    e->len = 0;
+    if (t == &PyLong_Type) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow && !(v == -1 && PyErr_Occurred())) {
+            e->tag = TAG_INT;
+            memcpy(e->scratch, &v, 8);
+            e->len = 8;
+            return 0;
+        }
+        PyErr_Clear();
+    } else if (t == &PyFloat_Type) {
+        double v = PyFloat_AS_DOUBLE(obj);
+        e->tag = TAG_FLOAT;
+        memcpy(e->scratch, &v, 8);
+        e->len = 8;
+        return 0;
+    } else if (t == &PyBytes_Type) {
+        e->tag = TAG_BYTES;
+        e->p = PyBytes_AS_STRING(obj);
+        e->len = PyBytes_GET_SIZE(obj);
+        return 0;
+    } else if (t == &PyUnicode_Type) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (u) {
+            e->tag = TAG_STR;
+            e->p = u;
+            e->len = n;
+            return 0;
+        }
+        PyErr_Clear();      /* lone surrogates: pickle copes */
+    } else if (obj == Py_None || obj == Py_True || obj == Py_False) {
+        e->tag = obj == Py_None ? TAG_NONE : obj == Py_True ? TAG_TRUE : TAG_FALSE;
+        return 0;
+    }
+    PyObject *data = dumps(obj);
+    if (!data)
+        return -1;
+    if (!PyBytes_Check(data)) {
+        PyObject *b = PyBytes_FromObject(data);
+        Py_DECREF(data);
+        if (!b)
+            return -1;
+        data = b;
+    }
+    e->tag = TAG_PICKLE;
+    e->owner = data;
+    e->p = PyBytes_AS_STRING(data);
+    e->len = PyBytes_GET_SIZE(data);
+    return 0;
+}
+
+/* The object of a record whose `len` bytes are in p1[n1] + p2[n2]. */
+static PyObject *decode(uint32_t tag, const char *p1, size_t n1, const char *p2, size_t n2)
+{
+    size_t len = n1 + n2;
+    char small[8];
+    if ((tag == TAG_INT || tag == TAG_FLOAT) && len == 8) {
+        memcpy(small, p1, n1);
+        memcpy(small + n1, p2, n2);
+        if (tag == TAG_INT) {
+            long long v;
+            memcpy(&v, small, 8);
+            return PyLong_FromLongLong(v);
+        }
+        double v;
+        memcpy(&v, small, 8);
+        return PyFloat_FromDouble(v);
+    }
+    switch (tag) {
+    case TAG_NONE:
+        Py_RETURN_NONE;
+    case TAG_TRUE:
+        Py_RETURN_TRUE;
+    case TAG_FALSE:
+        Py_RETURN_FALSE;
+    default:
+        break;
+    }
+    if (tag == TAG_STR && n2 == 0)
+        return PyUnicode_DecodeUTF8(p1, (Py_ssize_t)n1, "surrogatepass");
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+    if (!bytes)
+        return NULL;
+    memcpy(PyBytes_AS_STRING(bytes), p1, n1);
+    if (n2)
+        memcpy(PyBytes_AS_STRING(bytes) + n1, p2, n2);
+    if (tag == TAG_BYTES)
+        return bytes;
+    PyObject *res;
+    if (tag == TAG_STR)
+        res = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(bytes), (Py_ssize_t)len, "surrogatepass");
+    else if (tag == TAG_PICKLE)
+        res = PyObject_CallOneArg(pickle_loads, bytes);
+    else
+        res = PyErr_Format(PyExc_RuntimeError, "corrupt queue record (tag %u)", tag);
+    Py_DECREF(bytes);
+    return res;
+}
+
+typedef struct {
+    cmp_ring *r;
+    uint32_t len;
+} space_arg;
+
+static int wait_space(void *p, const cmp_deadline *d)
+{
+    space_arg *a = p;
+    return cmp_ring_space_wait(a->r, a->len, d);
+}
+
+static int wait_items(void *p, const cmp_deadline *d)
+{
+    return cmp_ring_items_wait((cmp_ring *)p, d);
+}
+
+static int wait_data(void *p, const cmp_deadline *d)
+{
+    return cmp_ring_data_wait((cmp_ring *)p, d);
+}
+
+static int wait_tasks(void *p, const cmp_deadline *d)
+{
+    return cmp_ring_tasks_wait((cmp_ring *)p, d);
+}
+
+static void after_put(QueueObject *q)
+{
+    cmp_ring *r = RING(q);
+    /* Relaxed: see cmp_ring_poll_after_put (notify fenced already). */
+    if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+        cmp_ring_poll_after_put(r, q->wfd);
+}
+
+/* Push pickled bytes (`buf`) into the ring: inline, or through an arena
+ * block.  block=0: EAGAIN when full.  Returns 0, or 1 when full and not
+ * blocking / timed out, or -1 with an exception. */
+static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
+                      int block, const cmp_deadline *d)
+{
+    cmp_ring *r = RING(q);
+    if (n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "message too large for a cmp queue (4 GiB)");
+        return -1;
+    }
+    uint32_t len = (uint32_t)n;
+    uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
+    if (limit > CMP_RING_INLINE_MAX)
+        limit = CMP_RING_INLINE_MAX;
+    uint64_t oob = 0;
+    if (len > limit) {
+        int err = 0;
+        oob = cmp_alloc(cmp_the_arena, len, &err);
+        if (!oob) {
+            PyErr_SetString(PyExc_MemoryError,
+                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
+                            "to reserve more before importing cmp)");
+            return -1;
+        }
+        memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
+    }
+    for (;;) {
+        if (cmp_ring_try_put(r, p, len, oob, tag) == 0) {
+            after_put(q);
+            return 0;
+        }
+        int rc = ETIMEDOUT;
+        if (block && !cmp_deadline_passed(d)) {
+            space_arg a = {r, oob ? (uint32_t)(limit + 1) : len};
+            rc = cmp_wait(wait_space, &a, d);
+        }
+        if (rc == 0)
+            continue;
+        if (oob)
+            cmp_free(cmp_the_arena, oob);
+        return rc < 0 ? -1 : 1;
+    }
+}
+
+/* Push (without blocking, GIL held) the front items of a feeder buffer,
+ * a deque of (bytes, tag), while they fit.  Returns how many are left
+ * (the first non-tuple, the feeder's sentinel, stops it), or -1. */
+static Py_ssize_t drain(QueueObject *q, PyObject *buffer)
+{
+    static const cmp_deadline now = {{0, 0}, 0};
+    for (;;) {
+        Py_ssize_t n = PyObject_Length(buffer);
+        if (n <= 0)
+            return n;
+        PyObject *front = PySequence_GetItem(buffer, 0);
+        if (!front)
+            return -1;
+        if (!PyTuple_Check(front) || PyTuple_GET_SIZE(front) != 2 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(front, 0))) {
+            Py_DECREF(front);
+            return n;
+        }
+        PyObject *data = PyTuple_GET_ITEM(front, 0);
+        unsigned long tag = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(front, 1));
+        int rc = push_bytes(q, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                            (uint32_t)tag & 0xffu, 0, &now);
+        Py_DECREF(front);
+        if (rc < 0)
+            return -1;
+        if (rc == 1)
+            return n;
+        PyObject *gone = PyObject_CallMethod(buffer, "popleft", NULL);
+        if (!gone)
+            return -1;
+        Py_DECREF(gone);
+    }
+}
+
+/* ---- methods ----------------------------------------------------------- */
+
+static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"maxsize", "slots", NULL};
+    Py_ssize_t maxsize = 0, slots = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nn:Queue", kwlist, &maxsize, &slots))
+        return -1;
+    if (maxsize < 0 || maxsize >= 0x7fffffff)
+        maxsize = 0;
+    if (slots <= 0)
+        slots = CMP_RING_DEFAULT_SLOTS;
+    if (maxsize > 0 && slots > (Py_ssize_t)CMP_RING_DEFAULT_SLOTS / 4 &&
+        maxsize * 4 < slots)
+        slots = maxsize * 4;      /* a small bounded queue needs a small ring */
+    uint32_t n = cmp_ring_slots((uint64_t)slots);
+    QueueObject *q = (QueueObject *)op;
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    if (cmp_shared_create(&q->s, CMP_KIND_QUEUE, cmp_ring_size(n)) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    cmp_ring *r = RING(q);
+    cmp_ring_init(r, n, (uint32_t)maxsize);
+    struct stat st;
+    fstat(p[0], &st);
+    r->pipe_ino = (uint64_t)st.st_ino;
+    r->fd_pid = (int32_t)cmp_self_pid();
+    r->rfd = p[0];
+    r->wfd = p[1];
+    q->rfd = p[0];
+    q->wfd = p[1];
+    q->owns_fds = 1;
+    q->fd_pid = cmp_self_pid();
+    return 0;
+}
+
+static void queue_dealloc(PyObject *op)
+{
+    QueueObject *q = (QueueObject *)op;
+    if (q->fd_pid || q->owns_fds)
+        close_fds(q);
+    Py_CLEAR(q->buffer);
+    cmp_shared_dealloc(op);
+}
+
+static const char *const put_names[] = {"obj", "block", "timeout"};
+
+static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
+{
+    QueueObject *q = (QueueObject *)op;
+    PyObject *a[3] = {NULL, NULL, NULL};
+    if (nargs == 1 && !kwnames)
+        a[0] = args[0];
+    else if (cmp_parse_args("put", args, nargs, kwnames, put_names, 3, 1, a) < 0)
+        return NULL;
+    if (check_open(q) < 0)
+        return NULL;
+    int block = 1;
+    if (a[1] && (block = PyObject_IsTrue(a[1])) < 0)
+        return NULL;
+    cmp_ring *r = RING(q);
+    cmp_deadline d = cmp_deadline_forever();
+    if (block && a[2] && cmp_timeout_to_deadline(a[2], &d) < 0)
+        return NULL;
+    /* Encode first: bad input raises here and changes nothing. */
+    encoded e;
+    if (encode(a[0], &e) < 0) {
+        if (q->flags & Q_SIMPLE)
+            return NULL;
+        /* The Python layer decides: the subclass's _on_queue_feeder_error
+         * hook, or the exception. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (tb)
+            PyException_SetTraceback(value, tb);
+        PyObject *res = PyObject_CallMethod(op, "_pickle_error", "OO", value, a[0]);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return res;
+    }
+    if (!cmp_ring_items_try(r)) {
+        int rc = ETIMEDOUT;
+        while (block && !cmp_deadline_passed(&d)) {
+            rc = cmp_wait(wait_items, r, &d);
+            if (rc != 0 || cmp_ring_items_try(r))
+                break;
+            rc = ETIMEDOUT;
+        }
+        if (rc) {
+            Py_XDECREF(e.owner);
+            if (rc > 0)
+                PyErr_SetNone(FullError);
+            return NULL;
+        }
+    }
+    if (q->flags & Q_JOINABLE)
+        cmp_ring_tasks_add(r);
+    int rc;
+    Py_ssize_t buffered = 0;
+    if (q->buffer) {
+        if ((buffered = drain(q, q->buffer)) < 0) {
+            Py_XDECREF(e.owner);
+            goto undo;
+        }
+    }
+    if (buffered == 0) {
+        /* An unbounded Queue never blocks: a full ring hands the bytes to
+         * the feeder (which keeps this process's order). */
+        int spill = q->buffer != NULL;
+        if (spill) {
+            /* Give the consumers a moment (SPILL_GRACE, the GIL released)
+             * before handing over to the feeder thread, which is much
+             * slower; put still returns at once by any human measure. */
+            cmp_deadline grace = cmp_deadline_after(SPILL_GRACE);
+            rc = push_bytes(q, e.p, e.len, e.tag, 1, &grace);
+            if (rc == 1)
+                rc = 2;
+        } else {
+            rc = push_bytes(q, e.p, e.len, e.tag, block, &d);
+        }
+    } else {
+        rc = 2;
+    }
+    if (rc == 2) {
+        /* The feeder's buffer owns the reservation now. */
+        PyObject *data = e.owner;
+        e.owner = NULL;
+        if (!data)
+            data = PyBytes_FromStringAndSize(e.p, e.len);
+        PyObject *item = data ? Py_BuildValue("(NI)", data, e.tag) : NULL;
+        if (!item)
+            goto undo;
+        PyObject *res = buffered ? PyObject_CallMethod(q->buffer, "append", "(O)", item)
+                                 : PyObject_CallMethod(op, "_spill", "(O)", item);
+        Py_DECREF(item);
+        if (!res)
+            goto undo;
+        Py_DECREF(res);
+        Py_RETURN_NONE;
+    }
+    Py_XDECREF(e.owner);
+    if (rc == 0)
+        Py_RETURN_NONE;
+    if (rc == 1)
+        PyErr_SetNone(FullError);
+undo:
+    if (q->flags & Q_JOINABLE)
+        cmp_ring_tasks_done(r);
+    cmp_ring_items_undo(r);
+    return NULL;
+}
+
+/* _drain(buffer): the feeder thread's step.  Pushes what fits from the
+ * front of the buffer; if something is left, waits (the GIL released) until
+ * the ring has room for its front item.  Stops at a non-tuple (the
+ * sentinel).  Returns the number of items left. */
+static PyObject *queue_drain(PyObject *op, PyObject *buffer)
+{
+    QueueObject *q = (QueueObject *)op;
+    if (cmp_shared_check(&q->s) < 0)
+        return NULL;
+    Py_ssize_t left = drain(q, buffer);
+    if (left <= 0)
+        return left < 0 ? NULL : PyLong_FromLong(0);
+    PyObject *front = PySequence_GetItem(buffer, 0);
+    if (!front)
+        return NULL;
+    if (PyTuple_Check(front) && PyTuple_GET_SIZE(front) == 2 &&
+        PyBytes_Check(PyTuple_GET_ITEM(front, 0))) {
+        Py_ssize_t n = PyBytes_GET_SIZE(PyTuple_GET_ITEM(front, 0));
+        cmp_ring *r = RING(q);
+        uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
+        if (limit > CMP_RING_INLINE_MAX)
+            limit = CMP_RING_INLINE_MAX;
+        space_arg a = {r, (uint64_t)n > limit ? (uint32_t)(limit + 1) : (uint32_t)n};
+        cmp_deadline d = cmp_deadline_forever();
+        if (cmp_wait(wait_space, &a, &d) < 0) {
+            Py_DECREF(front);
+            return NULL;
+        }
+    }
+    Py_DECREF(front);
+    return PyLong_FromSsize_t(left);
+}
+
+/* Take one record: returns the pickled bytes (raw=1) or the object. */
+static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
+{
+    cmp_ring *r = RING(q);
+    cmp_ring_rec rec;
+    int got = cmp_ring_try_take(r, &rec);
+    if (got == EBUSY && !block) {
+        /* Without a wait nobody would ever look whether the writer at
+         * head died: look now, once. */
+        cmp_ring_reap_dead_writer(r);
+        got = cmp_ring_try_take(r, &rec);
+    }
+    if (got != 0) {
+        if (!block) {
+            PyErr_SetNone(EmptyError);
+            return NULL;
+        }
+        cmp_deadline d;
+        if (cmp_timeout_to_deadline(timeout, &d) < 0)
+            return NULL;
+        for (;;) {
+            int rc = cmp_deadline_passed(&d) ? ETIMEDOUT : cmp_wait(wait_data, r, &d);
+            if (rc < 0)
+                return NULL;
+            if (cmp_ring_try_take(r, &rec) == 0)
+                break;
+            if (rc == ETIMEDOUT) {
+                PyErr_SetNone(EmptyError);
+                return NULL;
+            }
+        }
+    }
+    PyObject *res;
+    if (rec.oob) {
+        cmp_ring_release(r, &rec);
+        if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+            cmp_ring_poll_after_take(r, q->rfd);
+        char *p = cmp_ptr(cmp_the_arena, rec.oob);
+        if (rec.tag == TAG_PICKLE && !raw) {
+            PyObject *mv = PyMemoryView_FromMemory(p, rec.len, PyBUF_READ);
+            res = mv ? PyObject_CallOneArg(pickle_loads, mv) : NULL;
+            Py_XDECREF(mv);
+        } else {
+            res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
+                         p, rec.len, NULL, 0);
+        }
+        cmp_free(cmp_the_arena, rec.oob);
+    } else {
+        res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
+                     rec.p1, rec.n1, rec.p2, rec.n2);
+        cmp_ring_release(r, &rec);
+        if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+            cmp_ring_poll_after_take(r, q->rfd);
+    }
+    if (res && raw && rec.tag != TAG_PICKLE) {
+        /* The raw form of a scalar sent unpickled: pickle it now. */
+        PyObject *obj = res;
+        res = PyObject_CallOneArg(pickle_dumps, obj);
+        Py_DECREF(obj);
+    }
+    return res;
+}
+
+static const char *const get_names[] = {"block", "timeout"};
+
+static PyObject *queue_get(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames)
+{
+    QueueObject *q = (QueueObject *)op;
+    PyObject *a[2] = {NULL, NULL};
+    if ((nargs || kwnames) &&
+        cmp_parse_args("get", args, nargs, kwnames, get_names, 2, 0, a) < 0)
+        return NULL;
+    if (check_open(q) < 0)
+        return NULL;
+    int block = 1;
+    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    return take(q, block, block ? a[1] : NULL, 0);
+}
+
+static PyObject *queue_get_nowait(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    QueueObject *q = (QueueObject *)op;
+    if (check_open(q) < 0)
+        return NULL;
+    return take(q, 0, NULL, 0);
+}
+
+/* _get_bytes(block=True, timeout=None): the next message, still pickled. */
+static PyObject *queue_get_bytes(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
+{
+    QueueObject *q = (QueueObject *)op;
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("_get_bytes", args, nargs, kwnames, get_names, 2, 0, a) < 0)
+        return NULL;
+    if (cmp_shared_check(&q->s) < 0)
+        return NULL;
+    int block = 1;
+    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+        return NULL;
+    return take(q, block, block ? a[1] : NULL, 1);
+}
+
+static const char *const many_names[] = {"max_items", "timeout"};
+
+static PyObject *queue_get_many(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    QueueObject *q = (QueueObject *)op;
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("get_many", args, nargs, kwnames, many_names, 2, 0, a) < 0)
+        return NULL;
+    if (check_open(q) < 0)
+        return NULL;
+    Py_ssize_t max = PY_SSIZE_T_MAX;
+    if (a[0] && a[0] != Py_None) {
+        max = PyLong_AsSsize_t(a[0]);
+        if (max == -1 && PyErr_Occurred())
+            return NULL;
+        if (max < 1) {
+            PyErr_SetString(PyExc_ValueError, "max_items must be at least 1");
+            return NULL;
+        }
+    }
+    PyObject *first = take(q, 1, a[1], 0);
+    if (!first)
+        return NULL;
+    PyObject *list = PyList_New(1);
+    if (!list) {
+        Py_DECREF(first);
+        return NULL;
+    }
+    PyList_SET_ITEM(list, 0, first);
+    while (PyList_GET_SIZE(list) < max) {
+        PyObject *o = take(q, 0, NULL, 0);
+        if (!o) {
+            if (PyErr_ExceptionMatches(EmptyError)) {
+                PyErr_Clear();
+                break;
+            }
+            Py_DECREF(list);
+            return NULL;
+        }
+        int rc = PyList_Append(list, o);
+        Py_DECREF(o);
+        if (rc < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static PyObject *queue_qsize(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(cmp_ring_items(RING(op)));
+}
+
+static PyObject *queue_empty(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    QueueObject *q = (QueueObject *)op;
+    if (cmp_shared_check(&q->s) < 0)
+        return NULL;
+    if ((q->flags & Q_SIMPLE) && check_open(q) < 0)
+        return NULL;
+    return PyBool_FromLong(!cmp_ring_has_data(RING(op)));
+}
+
+static PyObject *queue_full(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    cmp_ring *r = RING(op);
+    return PyBool_FromLong(r->maxsize != 0 && cmp_ring_items(r) >= r->maxsize);
+}
+
+static PyObject *queue_poll(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    QueueObject *q = (QueueObject *)op;
+    if (cmp_shared_check(&q->s) < 0)
+        return NULL;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "_poll() takes at most 1 argument");
+        return NULL;
+    }
+    cmp_ring *r = RING(q);
+    if (cmp_ring_has_data(r))
+        Py_RETURN_TRUE;
+    cmp_deadline d = cmp_deadline_after(0);
+    if (nargs == 1 && cmp_timeout_to_deadline(args[0], &d) < 0)
+        return NULL;
+    while (!cmp_deadline_passed(&d)) {
+        int rc = cmp_wait(wait_data, r, &d);
+        if (rc < 0)
+            return NULL;
+        if (rc == ETIMEDOUT)
+            break;
+        if (cmp_ring_has_data(r))
+            Py_RETURN_TRUE;
+    }
+    return PyBool_FromLong(cmp_ring_has_data(r));
+}
+
+static PyObject *queue_task_done(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    if (cmp_ring_tasks_done(RING(op))) {
+        PyErr_SetString(PyExc_ValueError, "task_done() called too many times");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_join(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    cmp_deadline d = cmp_deadline_forever();
+    if (cmp_wait(wait_tasks, RING(op), &d) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_unfinished(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(__atomic_load_n(&RING(op)->tasks, __ATOMIC_RELAXED));
+}
+
+/* _fileno(): the read end of the wakeup pipe in this process; from now on
+ * the pipe is readable while the queue holds a message. */
+static PyObject *queue_fileno(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    QueueObject *q = (QueueObject *)op;
+    if (cmp_shared_check(&q->s) < 0)
+        return NULL;
+    if (q->closed && (q->flags & Q_SIMPLE)) {
+        PyErr_SetString(PyExc_OSError, "handle is closed");
+        return NULL;
+    }
+    if (resolve_fds(q) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    cmp_ring_poll_interest(RING(q), q->wfd);
+    return PyLong_FromLong(q->rfd);
+}
+
+static PyObject *queue_configure(PyObject *op, PyObject *args)
+{
+    QueueObject *q = (QueueObject *)op;
+    int flags;
+    PyObject *buffer = Py_None;
+    if (!PyArg_ParseTuple(args, "i|O:_configure", &flags, &buffer))
+        return NULL;
+    q->flags = flags;
+    if (buffer != Py_None)
+        Py_INCREF(buffer);
+    Py_XSETREF(q->buffer, buffer == Py_None ? NULL : buffer);
+    if (!q->fd_pid) {
+        q->rfd = q->wfd = -1;
+        q->owns_fds = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_mark_closed(PyObject *op, PyObject *args)
+{
+    QueueObject *q = (QueueObject *)op;
+    int release_fds = 0;
+    if (!PyArg_ParseTuple(args, "|p:_mark_closed", &release_fds))
+        return NULL;
+    q->closed = 1;
+    if (release_fds && (q->fd_pid || q->owns_fds))
+        close_fds(q);
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_get_closed(PyObject *op, void *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(((QueueObject *)op)->closed);
+}
+
+static int queue_set_closed(PyObject *op, PyObject *v, void *unused)
+{
+    (void)unused;
+    if (!v) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete _closed");
+        return -1;
+    }
+    int t = PyObject_IsTrue(v);
+    if (t < 0)
+        return -1;
+    ((QueueObject *)op)->closed = t;
+    return 0;
+}
+
+static PyObject *queue_get_pending(PyObject *op, void *unused)
+{
+    (void)unused;
+    QueueObject *q = (QueueObject *)op;
+    return PyLong_FromSsize_t(q->buffer ? PyObject_Length(q->buffer) : 0);
+}
+
+static PyObject *queue_get_maxsize(PyObject *op, void *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    uint32_t m = RING(op)->maxsize;
+    return PyLong_FromUnsignedLong(m ? m : 0x7fffffffu);
+}
+
+static PyObject *queue_get_slots(PyObject *op, void *unused)
+{
+    (void)unused;
+    if (cmp_shared_check((cmp_shared *)op) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(RING(op)->nslots);
+}
+
+static PyGetSetDef queue_getset[] = {
+    {"_closed", queue_get_closed, queue_set_closed, "Whether close() was called here.", NULL},
+    {"_pending", queue_get_pending, NULL, "Items in this process's feeder buffer.", NULL},
+    {"_maxsize", queue_get_maxsize, NULL, "The bound (SEM_VALUE_MAX: none).", NULL},
+    {"_slots", queue_get_slots, NULL, "Cells of the ring.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef queue_methods[] = {
+    {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS,
+     "put($self, /, obj, block=True, timeout=None)\n--\n\n"
+     "Put obj into the queue."},
+    {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS,
+     "get($self, /, block=True, timeout=None)\n--\n\n"
+     "Remove and return an item from the queue."},
+    {"get_nowait", queue_get_nowait, METH_NOARGS,
+     "get_nowait($self, /)\n--\n\nget(False)."},
+    {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL | METH_KEYWORDS,
+     "get_many($self, /, max_items=None, timeout=None)\n--\n\n"
+     "Wait (up to timeout) for one item, then take up to max_items that are "
+     "ready, as a list."},
+    {"_get_bytes", (PyCFunction)(void (*)(void))queue_get_bytes,
+     METH_FASTCALL | METH_KEYWORDS,
+     "_get_bytes($self, /, block=True, timeout=None)\n--\n\n"
+     "The next message, still pickled."},
+    {"_drain", queue_drain, METH_O,
+     "_drain($self, buffer, /)\n--\n\nThe feeder's step: push, then wait for room."},
+    {"qsize", queue_qsize, METH_NOARGS,
+     "qsize($self, /)\n--\n\nThe approximate number of items in the queue."},
+    {"empty", queue_empty, METH_NOARGS,
+     "empty($self, /)\n--\n\nWhether the queue holds no item."},
+    {"full", queue_full, METH_NOARGS,
+     "full($self, /)\n--\n\nWhether the queue holds maxsize items."},
+    {"_poll", (PyCFunction)(void (*)(void))queue_poll, METH_FASTCALL,
+     "_poll($self, timeout=0.0, /)\n--\n\nWait up to timeout for an item."},
+    {"_task_done", queue_task_done, METH_NOARGS,
+     "_task_done($self, /)\n--\n\nOne unfinished task less."},
+    {"_join", queue_join, METH_NOARGS,
+     "_join($self, /)\n--\n\nWait until no task is unfinished."},
+    {"_unfinished", queue_unfinished, METH_NOARGS,
+     "_unfinished($self, /)\n--\n\nThe number of unfinished tasks."},
+    {"_fileno", queue_fileno, METH_NOARGS,
+     "_fileno($self, /)\n--\n\nA fd readable while the queue holds an item."},
+    {"_configure", queue_configure, METH_VARARGS,
+     "_configure($self, flags, buffer=None, /)\n--\n\nSet this wrapper's flags."},
+    {"_mark_closed", queue_mark_closed, METH_VARARGS,
+     "_mark_closed($self, release_fds=False, /)\n--\n\nRefuse put and get here."},
+    {NULL, NULL, 0, NULL},
+};
+
+static void queue_destroy(cmp_arena *a, void *body)
+{
+    cmp_ring_destroy(a, (cmp_ring *)body);
+}
+
+static PyType_Slot queue_slots[] = {
+    {Py_tp_init, queue_init},
+    {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_methods, queue_methods},
+    {Py_tp_getset, queue_getset},
+    {Py_tp_doc, "Queue(maxsize=0, slots=0)\n--\n\n"
+                "A process-shared message ring (the base of cmp's queues)."},
+    {0, NULL},
+};
+
+static PyType_Spec queue_spec = {
+    "_cmp.Queue", sizeof(QueueObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, queue_slots,
+};
+
+static PyObject *import_attr(const char *mod, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(mod);
+    if (!m)
+        return NULL;
+    PyObject *r = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return r;
+}
 
 int cmp_add_queue_types(PyObject *module)
 {
-    (void)module;
-    return 0;
+    EmptyError = import_attr("queue", "Empty");
+    FullError = import_attr("queue", "Full");
+    pickle_dumps = import_attr("_pickle", "dumps");
+    pickle_loads = import_attr("_pickle", "loads");
+    forking_dumps = import_attr("multiprocessing.reduction", "ForkingPickler");
+    if (!EmptyError || !FullError || !pickle_dumps || !pickle_loads || !forking_dumps)
+        return -1;
+    PyObject *fd = PyObject_GetAttrString(forking_dumps, "dumps");
+    Py_SETREF(forking_dumps, fd);
+    if (!forking_dumps)
+        return -1;
+    cmp_register_destroy(CMP_KIND_QUEUE, queue_destroy);
+    if (PyModule_AddIntConstant(module, "QUEUE_JOINABLE", Q_JOINABLE) < 0 ||
+        PyModule_AddIntConstant(module, "QUEUE_SPILL", Q_SPILL) < 0 ||
+        PyModule_AddIntConstant(module, "QUEUE_SIMPLE", Q_SIMPLE) < 0)
+        return -1;
+    return cmp_add_shared_type(module, &queue_spec, CMP_KIND_QUEUE, NULL);
 }
