@@ -33,7 +33,8 @@ static int ready(void *p)
     return eligible(a->c, a->epoch) && take_token(a->c);
 }
 
-int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept)
+int cmp_cond_wait(cmp_cond *c, cmp_lock *l, uint32_t epoch, const cmp_deadline *d,
+                  int *slept)
 {
     uint64_t start;
     spin_arg a = {c, epoch};
@@ -45,6 +46,9 @@ int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept
     /* Sequentially consistent with notify's bump of seq and its read of
      * sleepers: either we see the new seq or it sees us. */
     __atomic_fetch_add(&c->sleepers, 1, __ATOMIC_SEQ_CST);
+    /* A notify may move us onto the lock's word: count ourselves there
+     * too (lock.h).  Sequentially consistent: counted before we sleep. */
+    __atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
     for (;;) {
         uint32_t now = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
         if (now != epoch && take_token(c))
@@ -53,6 +57,8 @@ int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept
         if (r == ETIMEDOUT || r == EINTR)
             break;
     }
+    /* Before we take the lock, which reads the count without us. */
+    __atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
     /* Relaxed: a stale larger count only costs notify one spare wake. */
     __atomic_fetch_sub(&c->sleepers, 1, __ATOMIC_RELAXED);
     if (r == 0)
@@ -108,10 +114,10 @@ int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
                     const cmp_deadline *d)
 {
     if (slept) {
-        /* Others may sleep on the lock word with us: keep LOCK_WAITERS.
-         * Acquire: we take the lock. */
+        /* Others may sleep on the lock word, moved there with us: then
+         * set LOCK_WAITERS again (lock.h).  Acquire: we take the lock. */
         uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
-        if (__atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
+        if (__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return 0;
         return cmp_lock_acquire_slow(l, me, d);

@@ -42,9 +42,12 @@
  * Eligibility compares seq with e, so a waiter that sleeps through exactly
  * 2^32 notifies would miss its turn: not a practical concern.
  *
- * A waiter that slept re-acquires the lock with LOCK_WAITERS set (others
- * may have been moved to the lock word with it), as lock.c's slow path
- * does.  Sleeps are cut into CMP_LIVENESS_INTERVAL naps, so a waiter moved
+ * A waiter that sleeps counts itself in the lock's `sleepers` as well
+ * (lock.h), since a notify may move it onto the lock's word; after a
+ * sleep it re-acquires the lock with LOCK_WAITERS set only when someone
+ * else may still sleep there, as lock.c's slow path does.  So the last
+ * waiter woken by a release does not make its own release call futex_wake
+ * for nobody.  Sleeps are cut into CMP_LIVENESS_INTERVAL naps, so a waiter moved
  * to the word of a lock whose holder died still notices (lock.h).
  *
  * Killed processes: a waiter killed while WAITING leaves its count in
@@ -79,11 +82,12 @@ static inline uint32_t cmp_cond_register(cmp_cond *c)
     return __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
 }
 
-/* WAITING: call with the user lock released and without the interpreter
- * lock.  Returns 0 (NOTIFIED: a token was taken), ETIMEDOUT or EINTR (then
- * call cmp_cond_give_up with the user lock held again).  *slept tells
+/* WAITING: call with the user lock `l` released and without the
+ * interpreter lock.  Returns 0 (NOTIFIED: a token was taken), ETIMEDOUT or
+ * EINTR (then call cmp_cond_give_up with the user lock held again).  *slept tells
  * whether it slept (pass it on to cmp_cond_relock). */
-int cmp_cond_wait(cmp_cond *c, uint32_t epoch, const cmp_deadline *d, int *slept);
+int cmp_cond_wait(cmp_cond *c, cmp_lock *l, uint32_t epoch, const cmp_deadline *d,
+                  int *slept);
 
 /* GAVE UP: with the user lock held.  1 when a token was taken after all. */
 int cmp_cond_give_up(cmp_cond *c, uint32_t epoch);

@@ -18,9 +18,9 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
     for (;;) {
         uint32_t v = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
         if (v == LOCK_UNLOCKED) {
-            /* We may not be the only sleeper: keep the WAITERS bit so the
-             * next release wakes the others. */
-            if (__atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
+            /* Others may sleep on the word (a release cleared their bit):
+             * set it again for them, so the next release wakes one. */
+            if (__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 return 0;
             continue;
@@ -32,7 +32,10 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
             v |= LOCK_WAITERS;
         }
         cmp_deadline nap = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
+        /* Sequentially consistent: counted before we can sleep (lock.h). */
+        __atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
         int r = futex_wait(&l->word, v, &nap);
+        __atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
         if (r == EINTR)
             return EINTR;
         if (r == ETIMEDOUT) {

@@ -14,6 +14,16 @@
  *   owner                   held by `owner`, nobody sleeps on the word
  *   owner | LOCK_WAITERS    held, and a waiter may sleep: release must wake
  *
+ * Who sets LOCK_WAITERS: an acquirer before it sleeps, and a Condition's
+ * notify when it moves sleepers onto the word.  A release clears it and
+ * wakes one; the thread that takes the lock next sets it again only when
+ * `sleepers` (itself not counted) says someone else may still sleep there,
+ * so a lone waiter's release makes no wake call.  Everyone counts itself
+ * in `sleepers` before it sleeps, so whoever sleeps when the bit is cleared
+ * is seen; whoever comes later sets the bit itself.  A process killed
+ * while counted leaves the count high: later releases make a spare wake
+ * call, nothing worse.
+ *
  * The owner id is the process id for a Lock (any thread of the owning
  * process, or another process, may release it, as with the stdlib's) and
  * the kernel thread id for an RLock.
@@ -40,7 +50,7 @@ typedef struct {
     uint32_t word;
     uint32_t count;
     uint32_t tid;
-    uint32_t reserved;
+    uint32_t sleepers;
 } cmp_lock;
 
 /* Fast path: one compare-exchange.  Acquire: the holder must see what the
@@ -57,6 +67,15 @@ static inline uint32_t cmp_lock_owner(const cmp_lock *l)
     /* Relaxed: informational (repr, ownership checks by the owner itself,
      * whose own writes it always sees). */
     return __atomic_load_n(&l->word, __ATOMIC_RELAXED) & CMP_OWNER_MASK;
+}
+
+/* The state a thread that takes the lock after a sleep stores: with
+ * LOCK_WAITERS when someone else may still sleep on the word (the caller
+ * no longer counts itself in `sleepers`).  Sequentially consistent: a
+ * sleeper counted itself before it slept. */
+static inline uint32_t cmp_lock_taken_state(cmp_lock *l, uint32_t me)
+{
+    return __atomic_load_n(&l->sleepers, __ATOMIC_SEQ_CST) ? me | LOCK_WAITERS : me;
 }
 
 /* Slow path: spin, then sleep until acquired or the deadline.  Call without

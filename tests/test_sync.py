@@ -35,6 +35,27 @@ def _start_thread(target, *args):
     return t
 
 
+# ---- calls of the hot methods (shared by the locks and semaphores) ----------
+
+@pytest.mark.parametrize("kind,recursive", [("Lock", False), ("RLock", True),
+                                            ("Semaphore", False),
+                                            ("BoundedSemaphore", False)])
+def test_acquire_release_argument_forms(mp, kind, recursive):
+    lock = getattr(mp, kind)()
+    assert lock.acquire() is True
+    with pytest.raises(TypeError, match=r"release\(\) takes no arguments \(1 given\)$"):
+        lock.release(None)
+    assert lock.acquire(False) is recursive       # still held after the bad call
+    assert lock.acquire(True, 0.01) is recursive
+    with pytest.raises(TypeError):
+        lock.acquire(True, None, 1)
+    release = lock.release                        # bound once, as benchmarks do
+    for _ in range(3 if recursive else 1):
+        release()
+    assert lock.acquire(block=True, timeout=None) is True
+    lock.release()
+
+
 # ---- Semaphore --------------------------------------------------------------
 
 def test_semaphore_acquire_release(mp):

@@ -76,6 +76,7 @@ static int lock_is_mine(CondObject *self)
 
 typedef struct {
     cmp_cond *c;
+    cmp_lock *l;
     uint32_t epoch;
     int slept;
 } wait_arg;
@@ -84,7 +85,7 @@ static int wait_cond(void *p, const cmp_deadline *d)
 {
     wait_arg *w = p;
     int slept;
-    int r = cmp_cond_wait(w->c, w->epoch, d, &slept);
+    int r = cmp_cond_wait(w->c, w->l, w->epoch, d, &slept);
     w->slept |= slept;
     return r;
 }
@@ -158,7 +159,7 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     int recursive = self->recursive;
 
     /* REGISTERED, then release the user lock completely. */
-    wait_arg w = {c, cmp_cond_register(c), 0};
+    wait_arg w = {c, l, cmp_cond_register(c), 0};
     uint32_t depth = recursive ? l->count : 1;
     if (recursive) {
         l->count = 1;

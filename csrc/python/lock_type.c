@@ -10,6 +10,11 @@ typedef struct {
 
 #define LOCK(self) ((cmp_lock *)((cmp_shared *)(self))->body)
 
+/* The hot methods test for a body inline and call cmp_shared_check (which
+ * raises) only when it is missing. */
+#define NOT_READY(self) \
+    (__builtin_expect(LOCK(self) == NULL, 0) && cmp_shared_check((cmp_shared *)(self)) < 0)
+
 PyObject *cmp_OwnerDiedWarning;
 
 typedef struct {
@@ -64,7 +69,7 @@ static int owner_died(cmp_lock *l, int recursive)
 /* Shared by Lock and RLock: 1 acquired, 0 not, -1 error. */
 static int do_acquire(PyObject *self, int block, PyObject *timeout, int recursive)
 {
-    if (cmp_shared_check((cmp_shared *)self) < 0)
+    if (NOT_READY(self))
         return -1;
     cmp_lock *l = LOCK(self);
     uint32_t me = recursive ? cmp_self_tid() : cmp_self_pid();
@@ -101,6 +106,12 @@ static PyObject *acquire_common(PyObject *self, PyObject *const *args,
                                 Py_ssize_t nargs, PyObject *kwnames, int recursive)
 {
     PyObject *a[2] = {NULL, NULL};
+    if (nargs == 0 && kwnames == NULL) {
+        /* acquire(): no arguments to parse. */
+        if (do_acquire(self, 1, NULL, recursive) < 0)
+            return NULL;
+        Py_RETURN_TRUE;
+    }
     if (cmp_parse_args("acquire", args, nargs, kwnames, acquire_names, 2, 0, a) < 0)
         return NULL;
     int block = 1;
@@ -140,10 +151,20 @@ static PyObject *rlock_enter(PyObject *self, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
-static PyObject *lock_release(PyObject *self, PyObject *unused)
+/* release() is METH_FASTCALL rather than METH_NOARGS: the interpreter
+ * (3.11) specialises calls of fastcall builtins, not of no-argument ones. */
+static int no_args(const char *method, Py_ssize_t nargs)
 {
-    (void)unused;
-    if (cmp_shared_check((cmp_shared *)self) < 0)
+    if (nargs == 0)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s() takes no arguments (%zd given)", method, nargs);
+    return -1;
+}
+
+static PyObject *lock_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    if (no_args("Lock.release", nargs) < 0 || NOT_READY(self))
         return NULL;
     if (cmp_lock_release(LOCK(self))) {
         PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
@@ -152,10 +173,10 @@ static PyObject *lock_release(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *rlock_release(PyObject *self, PyObject *unused)
+static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)unused;
-    if (cmp_shared_check((cmp_shared *)self) < 0)
+    (void)args;
+    if (no_args("RLock.release", nargs) < 0 || NOT_READY(self))
         return NULL;
     if (cmp_rlock_release(LOCK(self), cmp_self_tid())) {
         PyErr_SetString(PyExc_AssertionError,
@@ -168,13 +189,13 @@ static PyObject *rlock_release(PyObject *self, PyObject *unused)
 static PyObject *lock_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args; (void)nargs;
-    return lock_release(self, NULL);
+    return lock_release(self, NULL, 0);
 }
 
 static PyObject *rlock_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args; (void)nargs;
-    return rlock_release(self, NULL);
+    return rlock_release(self, NULL, 0);
 }
 
 /* 1 when the calling thread holds it. */
@@ -246,7 +267,7 @@ static PyMethodDef lock_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "acquire($self, /, block=True, timeout=None)\n--\n\n"
      "Acquire the lock; return whether it was acquired."},
-    {"release", lock_release, METH_NOARGS,
+    {"release", (PyCFunction)(void (*)(void))lock_release, METH_FASTCALL,
      "release($self, /)\n--\n\nRelease the lock."},
     {"__enter__", lock_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nAcquire the lock."},
@@ -270,7 +291,7 @@ static PyMethodDef rlock_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "acquire($self, /, block=True, timeout=None)\n--\n\n"
      "Acquire the lock (again, if this thread holds it)."},
-    {"release", rlock_release, METH_NOARGS,
+    {"release", (PyCFunction)(void (*)(void))rlock_release, METH_FASTCALL,
      "release($self, /)\n--\n\nRelease the lock once."},
     {"__enter__", rlock_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nAcquire the lock."},

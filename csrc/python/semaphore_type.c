@@ -5,6 +5,11 @@
 
 #define SEM(self) ((cmp_sem *)((cmp_shared *)(self))->body)
 
+/* The hot methods test for a body inline and call cmp_shared_check (which
+ * raises) only when it is missing. */
+#define NOT_READY(self) \
+    (__builtin_expect(SEM(self) == NULL, 0) && cmp_shared_check((cmp_shared *)(self)) < 0)
+
 static int sem_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"value", "maxvalue", NULL};
@@ -33,7 +38,7 @@ static int wait_sem(void *p, const cmp_deadline *d)
 /* 1 acquired, 0 not, -1 error. */
 static int do_acquire(PyObject *self, int block, PyObject *timeout)
 {
-    if (cmp_shared_check((cmp_shared *)self) < 0)
+    if (NOT_READY(self))
         return -1;
     cmp_sem *s = SEM(self);
     if (cmp_sem_try(s))
@@ -57,6 +62,12 @@ static PyObject *sem_acquire(PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *a[2] = {NULL, NULL};
+    if (nargs == 0 && kwnames == NULL) {
+        /* acquire(): no arguments to parse. */
+        if (do_acquire(self, 1, NULL) < 0)
+            return NULL;
+        Py_RETURN_TRUE;
+    }
     if (cmp_parse_args("acquire", args, nargs, kwnames, acquire_names, 2, 0, a) < 0)
         return NULL;
     int block = 1;
@@ -76,10 +87,17 @@ static PyObject *sem_enter(PyObject *self, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
-static PyObject *sem_release(PyObject *self, PyObject *unused)
+/* release() is METH_FASTCALL rather than METH_NOARGS: the interpreter
+ * (3.11) specialises calls of fastcall builtins, not of no-argument ones. */
+static PyObject *sem_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    (void)unused;
-    if (cmp_shared_check((cmp_shared *)self) < 0)
+    (void)args;
+    if (nargs != 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "Semaphore.release() takes no arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (NOT_READY(self))
         return NULL;
     int r = cmp_sem_release(SEM(self));
     if (r == ERANGE) {
@@ -96,7 +114,7 @@ static PyObject *sem_release(PyObject *self, PyObject *unused)
 static PyObject *sem_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args; (void)nargs;
-    return sem_release(self, NULL);
+    return sem_release(self, NULL, 0);
 }
 
 static PyObject *sem_get_value(PyObject *self, PyObject *unused)
@@ -129,7 +147,7 @@ static PyMethodDef sem_methods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "acquire($self, /, block=True, timeout=None)\n--\n\n"
      "Take one unit; return whether one was taken."},
-    {"release", sem_release, METH_NOARGS,
+    {"release", (PyCFunction)(void (*)(void))sem_release, METH_FASTCALL,
      "release($self, /)\n--\n\nGive one unit back."},
     {"__enter__", sem_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nTake one unit."},

@@ -275,7 +275,7 @@ static int cond_wait(cond_box *b, double seconds)
     CHECK(cmp_lock_release(&b->lock) == 0);
     cmp_deadline d = cmp_deadline_after(seconds), forever = cmp_deadline_forever();
     int slept = 0, s, r;
-    while ((r = cmp_cond_wait(&b->cond, epoch, &d, &s)) == EINTR)
+    while ((r = cmp_cond_wait(&b->cond, &b->lock, epoch, &d, &s)) == EINTR)
         slept |= s;
     slept |= s;
     int rl;
@@ -373,6 +373,96 @@ static void test_condition_stress(void)
     CHECK(b->cond.waiters == 0 && b->cond.tokens == 0 && b->cond.sleepers == 0);
     CHECK(cmp_lock_owner(&b->lock) == 0);
     puts("ok condition: timeouts racing notifies lose and invent nothing");
+}
+
+/* ---- hand-over after a wake-up ---------------------------------------- */
+
+/* Two processes sleep on a lock's word (as lock waiters, or as Condition
+ * waiters that notify moved there).  The release wakes one: it must set
+ * LOCK_WAITERS again for the other, still asleep; the other, woken last,
+ * must not (its release would call futex_wake for nobody). */
+typedef struct {
+    cond_box b;
+    uint32_t taken;         /* acquisitions so far, under the lock */
+    uint32_t kept[2];       /* per acquisition: LOCK_WAITERS was set */
+} handoff_box;
+
+static void handoff_record(handoff_box *h)
+{
+    CHECK(h->taken < 2);
+    h->kept[h->taken++] = (__atomic_load_n(&h->b.lock.word, __ATOMIC_RELAXED) &
+                           LOCK_WAITERS) != 0;
+    CHECK(cmp_lock_release(&h->b.lock) == 0);
+}
+
+static void handoff_lock_child(void *p, int i)
+{
+    (void)i;
+    handoff_box *h = p;
+    CHECK(lock_acquire(&h->b.lock, cmp_self_pid()) == 0);
+    handoff_record(h);
+}
+
+static void handoff_cond_child(void *p, int i)
+{
+    (void)i;
+    handoff_box *h = p;
+    CHECK(lock_acquire(&h->b.lock, cmp_self_pid()) == 0);
+    CHECK(cond_wait(&h->b, WAIT_SECONDS) == 1);
+    handoff_record(h);
+}
+
+static int asleep(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* Until both children counted themselves in the lock's sleepers and sleep
+ * in the kernel. */
+static void wait_both_asleep(handoff_box *h, const pid_t *pids)
+{
+    cmp_deadline d = soon();
+    while (!(__atomic_load_n(&h->b.lock.sleepers, __ATOMIC_SEQ_CST) == 2 &&
+             asleep(pids[0]) && asleep(pids[1]))) {
+        CHECK(!cmp_deadline_passed(&d));
+        usleep(1000);
+    }
+}
+
+static void handoff(void (*child)(void *, int), int notify)
+{
+    handoff_box *h = new_obj(CMP_KIND_CONDITION, sizeof *h);
+    uint32_t me = cmp_self_pid();
+    pid_t pids[2];
+    if (!notify)
+        CHECK(lock_acquire(&h->b.lock, me) == 0);
+    for (int i = 0; i < 2; i++)
+        pids[i] = spawn(child, h, i);
+    wait_both_asleep(h, pids);
+    if (notify) {
+        CHECK(lock_acquire(&h->b.lock, me) == 0);
+        CHECK(cmp_cond_notify(&h->b.cond, &h->b.lock, 2) == 2);
+    }
+    CHECK(cmp_lock_release(&h->b.lock) == 0);
+    for (int i = 0; i < 2; i++)
+        reap(pids[i], 0);
+    CHECK(h->taken == 2 && h->kept[0] == 1 && h->kept[1] == 0);
+    CHECK(h->b.lock.word == LOCK_UNLOCKED && h->b.lock.sleepers == 0);
+}
+
+static void test_handoff(void)
+{
+    handoff(handoff_lock_child, 0);
+    handoff(handoff_cond_child, 1);
+    puts("ok hand-over: LOCK_WAITERS kept for a sleeper, dropped after the last");
 }
 
 /* ---- barrier ------------------------------------------------------------ */
@@ -500,6 +590,7 @@ int main(void)
     test_event();
     test_condition();
     test_condition_stress();
+    test_handoff();
     test_barrier();
     cmp_arena_destroy(arena);
     puts("all passed");
