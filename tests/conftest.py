@@ -38,11 +38,12 @@ def no_leftovers():
         p.join(TIMEOUT)
     assert not alive, "test left processes running: %r" % alive
     gc.collect()
-    # The stdlib creates each semaphore under a name "sem.mp-*" and unlinks
-    # it at once: such a name seen here may be any process's, in passing.
+    # The stdlib creates each semaphore under a name "sem.mp-*" (through a
+    # temporary "sem.XXXXXX") and unlinks it at once: such a name seen here
+    # may be any process's, in passing.
     # Those that persist are caught after the suite (check_leftovers.py).
     new = set(os.listdir("/dev/shm")) - shm_before
-    left = {f for f in new if not f.startswith("sem.mp-")
+    left = {f for f in new if not f.startswith("sem.")
             and os.path.exists("/dev/shm/" + f)}
     assert not left, "test left files in /dev/shm: %s" % sorted(left)
     leaked = {fd for fd in _fds() - fds_before if os.path.exists("/proc/self/fd/" + fd)}
