@@ -275,3 +275,26 @@ def test_close_join_with_an_abandoned_bounded_imap():
     p.close()
     p.join()
     assert list(it) == [x * x for x in range(1, 100)]
+
+
+def _exit_now(x):
+    os._exit(3)
+
+
+def test_killed_and_terminated_workers_leave_no_arena_memory():
+    # A worker's channels live in the shared arena: a worker that dies
+    # without its exit accounting (os._exit, SIGKILL, terminate()) must not
+    # keep them, or anything else the pool allocated, from being freed.
+    before = cmp._cmp.arena_stats()['bytes_in_use']
+    for _ in range(3):
+        with cmp.Pool(2) as p:
+            assert p.map(sqr, range(50), chunksize=1) == [x * x for x in range(50)]
+            with pytest.raises(cmp.pool.WorkerLostError):
+                p.apply_async(_exit_now, (1,)).get(TIMEOUT)
+            assert p.apply(sqr, (3,)) == 9
+        p.join()
+    p = cmp.Pool(2)
+    assert p.map(sqr, range(10)) == [x * x for x in range(10)]
+    p.close()
+    p.join()
+    assert cmp._cmp.arena_stats()['bytes_in_use'] == before
