@@ -158,11 +158,22 @@ error:
 
 /* ---- the ring channel ----------------------------------------------------
  *
- * With rings, each worker has two cmp Queues (csrc/ring.h): its task ring
- * (the parent produces, the worker consumes) and its result ring (the
- * worker produces, the parent consumes and polls the queue's fd).  A record
- * is one message: tag RTAG_MSG a pickle, tag RTAG_STOP the STOP message.
- * Payloads above the inline limit go out of line in an arena block. */
+ * Each worker has two rings (csrc/ring.h), each in a plain arena block
+ * (cmp_alloc, not a shared object: a forked child takes no reference, so a
+ * worker killed by a signal keeps nothing alive) that the parent frees once
+ * the worker is dead; Python names a ring by its offset.
+ *
+ *   task ring    the parent produces (never waits: a full ring makes
+ *                _pool_ring_put return False and the parent retries after
+ *                the next result), the worker consumes (futex wait)
+ *   result ring  the worker produces (waits for room), the parent consumes;
+ *                created with a pipe (rfd, wfd) and poll interest, so rfd
+ *                is readable while the ring holds a result (ring.h's
+ *                selectability), which the handler polls
+ *
+ * A record is one message: tag RTAG_MSG a pickle, tag RTAG_STOP the STOP
+ * message.  Payloads above an eighth of the ring go out of line in an
+ * arena block. */
 
 #define RTAG_MSG 1u
 #define RTAG_STOP 2u
@@ -437,7 +448,7 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
 }
 
 PyDoc_STRVAR(pool_ring_worker_loop_doc,
-"_pool_ring_worker_loop(task_queue, result_queue, maxtasks, run, /)\n--\n\n"
+"_pool_ring_worker_loop(task_ring, result_ring, maxtasks, run, /)\n--\n\n"
 "_pool_worker_loop over a worker's two rings.");
 
 static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
