@@ -207,6 +207,20 @@ class _Link:
         os.close(self.result_fd)
 
 
+def _arena_full(*args):
+    raise MemoryError("cmp's shared arena is full: a task did not fit (set "
+                      "CMP_ARENA_SIZE to reserve more before importing cmp)")
+
+
+def _arena_full_message(msg):
+    """A small message in place of `msg`, that fails the same tasks."""
+    if msg[:1] == _BATCH:
+        (count,) = _COUNT.unpack_from(msg, 1)
+        return (_BATCH + _COUNT.pack(count) +
+                _DUMPS((_arena_full, [[None]] * count, _MAP), _PROTO))
+    return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
+
+
 class _RingLink:
     """The parent's end of one worker's two rings (csrc/ring.h, plain arena
     blocks owned by the parent): the task ring the worker takes from, the
@@ -236,24 +250,29 @@ class _RingLink:
         os.close(self.worker_fd)
         self.worker_fd = None
 
+    def _put(self, m):
+        try:
+            return _cmp._pool_ring_put(self.task_ring, m, not m)
+        except MemoryError:
+            # No arena block for it: the worker fails it in its place.
+            return _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+
     def put(self, msgs):
         """Publish messages; False when some wait in outbuf for room."""
         if self.outbuf:
             self.outbuf.extend(msgs)
             return self.flush()
-        put, ring = _cmp._pool_ring_put, self.task_ring
         for i, m in enumerate(msgs):
-            if not put(ring, m, not m):
+            if not self._put(m):
                 self.outbuf.extend(msgs[i:])
                 return False
         return True
 
     def flush(self):
         """Publish buffered messages; True when nothing is left."""
-        out, put, ring = self.outbuf, _cmp._pool_ring_put, self.task_ring
+        out = self.outbuf
         while out:
-            m = out[0]
-            if not put(ring, m, not m):
+            if not self._put(out[0]):
                 return False
             out.popleft()
         return True

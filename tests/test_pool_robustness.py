@@ -341,3 +341,43 @@ def test_pipe_channel_still_works():
                          capture_output=True, text=True, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'ok'
+
+
+_ARENA_SCRIPT = '''
+import sys
+sys.path.insert(0, %r)
+import cmp, cmp.pool
+
+
+def sqr(x):
+    return x * x
+
+
+if __name__ == '__main__':
+    big = b'x' * (8 << 20)
+    with cmp.Pool(2) as p:
+        try:
+            p.apply(len, (big,))
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError('no MemoryError')
+        try:
+            p.map(len, [big, b'y'], chunksize=1)
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError('no MemoryError')
+        assert p.map(sqr, range(100)) == [x * x for x in range(100)]
+    p.join()
+    print('ok')
+'''
+
+
+def test_task_larger_than_the_arena_fails_alone():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
+    env = dict(os.environ, CMP_ARENA_SIZE=str(4 << 20))
+    out = subprocess.run([sys.executable, '-c', _ARENA_SCRIPT % root], env=env,
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'
