@@ -6,8 +6,11 @@ Shape
 Workers are forked once, from the pool's handler thread (so that
 ``PR_SET_PDEATHSIG`` ties each worker's life to a thread that lives as long
 as the pool).  Each worker has its own link: a task channel (parent ->
-worker) and a result channel (worker -> parent) carrying length-prefixed
-pickles.  The parent decides which worker runs which task and keeps, per
+worker) and a result channel (worker -> parent), one message a pickle.
+The channels are two of cmp's shared rings (csrc/ring.h) per worker, in
+plain arena blocks the parent owns and frees once the worker is dead (so a
+killed worker leaks nothing); the result ring makes a pipe readable while
+it holds a result, which is what the handler polls.  The parent decides which worker runs which task and keeps, per
 worker, the FIFO of tasks sent to it; a worker runs its tasks in order and
 posts each result before taking the next task, so when a worker dies the
 head of its FIFO is the task it was running (that task fails with
@@ -22,14 +25,17 @@ pending tasks out and enforces per-task timeouts.  ``apply_async`` and
 friends hand a task straight to an idle worker from the calling thread when
 they can, without waking the handler.
 
-The worker's take-run-post loop is C (``_cmp._pool_worker_loop``,
-csrc/python/pool_type.c over csrc/pool_worker.c); it calls back into Python
-only to unpickle, run and pickle each task.
+The worker's take-run-post loop is C (``_cmp._pool_ring_worker_loop``,
+csrc/python/pool_type.c): it takes from its task ring and posts to its
+result ring through ring.h directly, and calls back into Python only to
+unpickle, run and pickle each task.  A reader expecting a result due within
+microseconds spins on the result rings (the GIL released, no system call)
+before it sleeps in poll().
 
-The channel is the swap point for cmp's shared ring queues: ``_Link`` (the
-parent's end) and csrc/pool_worker.c (the worker's end) are the only code
-that knows that a channel is a pipe; ``_Link`` must offer fds the handler
-can poll.
+``_Link``/``_RingLink`` (the parent's end) and the two C loops are the only
+code that knows what a channel is: CMP_POOL_CHANNEL=pipe in the environment
+selects per-worker pipes with length-prefixed frames instead
+(``_cmp._pool_worker_loop`` over csrc/pool_worker.c).
 
 Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
 imap (seconds per task or chunk: the worker running a task past it is
@@ -77,6 +83,11 @@ _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
 _BATCH = b'B'                   # starts a message of several map chunks
 _COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
+_RING_SLOTS = 1024              # cells of each ring: 64 KiB
+_RING_SPIN = float(os.environ.get('CMP_POOL_SPIN', '200e-6'))  # see _step
+# The channels: shared rings; CMP_POOL_CHANNEL=pipe selects the per-worker
+# pipes instead (the same protocol, length-prefixed frames).
+_USE_RING = os.environ.get('CMP_POOL_CHANNEL', 'ring') != 'pipe'
 _HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
 _READ_SIZE = 1 << 16           # below malloc's mmap threshold
 _DUMPS = pickle.dumps
@@ -144,8 +155,9 @@ class _Link:
         os.set_blocking(task_fd, False)
         os.set_blocking(result_fd, False)
 
-    def put(self, frames):
-        """Queue bytes for the worker and write what the pipe takes now."""
+    def put(self, msgs):
+        """Queue messages for the worker and write what the pipe takes now."""
+        frames = b''.join([_frame(m) for m in msgs])
         if self.outbuf:
             self.outbuf += frames
             return self.flush()
@@ -190,6 +202,99 @@ class _Link:
     def fds(self):
         return (self.task_fd, self.result_fd)
 
+    def close(self):
+        os.close(self.task_fd)
+        os.close(self.result_fd)
+
+
+def _arena_full(*args):
+    raise MemoryError("cmp's shared arena is full: a task did not fit (set "
+                      "CMP_ARENA_SIZE to reserve more before importing cmp)")
+
+
+def _arena_full_message(msg):
+    """A small message in place of `msg`, that fails the same tasks."""
+    if msg[:1] == _BATCH:
+        (count,) = _COUNT.unpack_from(msg, 1)
+        return (_BATCH + _COUNT.pack(count) +
+                _DUMPS((_arena_full, [[None]] * count, _MAP), _PROTO))
+    return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
+
+
+class _RingLink:
+    """The parent's end of one worker's two rings (csrc/ring.h, plain arena
+    blocks owned by the parent): the task ring the worker takes from, the
+    result ring the handler polls through a pipe the ring makes readable
+    while it holds a result.  A full task ring keeps messages in `outbuf`
+    until a result comes back (the worker took some: room appeared)."""
+    __slots__ = ('task_ring', 'result_ring', 'task_fd', 'result_fd',
+                 'worker_fd', 'outbuf')
+
+    def __init__(self):
+        self.task_fd = None     # nothing to poll for room
+        self.result_fd, self.worker_fd = os.pipe()
+        os.set_blocking(self.result_fd, False)
+        os.set_blocking(self.worker_fd, False)
+        self.task_ring = self.result_ring = None
+        try:
+            self.task_ring = _cmp._pool_ring_new(_RING_SLOTS)
+            self.result_ring = _cmp._pool_ring_new(
+                _RING_SLOTS, self.result_fd, self.worker_fd)
+        except BaseException:
+            self.close()
+            raise
+        self.outbuf = collections.deque()
+
+    def started(self):
+        """The worker has its copy of the pipe's write end."""
+        os.close(self.worker_fd)
+        self.worker_fd = None
+
+    def _put(self, m):
+        try:
+            return _cmp._pool_ring_put(self.task_ring, m, not m)
+        except MemoryError:
+            # No arena block for it: the worker fails it in its place.
+            return _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+
+    def put(self, msgs):
+        """Publish messages; False when some wait in outbuf for room."""
+        if self.outbuf:
+            self.outbuf.extend(msgs)
+            return self.flush()
+        for i, m in enumerate(msgs):
+            if not self._put(m):
+                self.outbuf.extend(msgs[i:])
+                return False
+        return True
+
+    def flush(self):
+        """Publish buffered messages; True when nothing is left."""
+        out = self.outbuf
+        while out:
+            if not self._put(out[0]):
+                return False
+            out.popleft()
+        return True
+
+    def take_all(self, out):
+        """Append every result now in the ring to `out`."""
+        _cmp._pool_ring_take_all(self.result_ring, out)
+
+    def fds(self):
+        return (self.result_fd,)
+
+    def close(self):
+        """Free both rings: only once the worker is dead."""
+        for ring in (self.task_ring, self.result_ring):
+            if ring is not None:
+                _cmp._pool_ring_free(ring)
+        self.task_ring = self.result_ring = None
+        for fd in (self.result_fd, self.worker_fd):
+            if fd is not None:
+                os.close(fd)
+        self.result_fd = self.worker_fd = None
+
 
 # --- the worker -------------------------------------------------------------
 
@@ -206,9 +311,11 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
     if initializer is not None:
         initializer(*initargs)
     # Take a task, run it, post its result: the loop is C (pool_type.c).
-    _cmp._pool_worker_loop(task_fd, result_fd, maxtasks,
-                           functools.partial(_run_message,
-                                             wrap_exception=wrap_exception))
+    run = functools.partial(_run_message, wrap_exception=wrap_exception)
+    if not _USE_RING:
+        _cmp._pool_worker_loop(task_fd, result_fd, maxtasks, run)
+    else:
+        _cmp._pool_ring_worker_loop(task_fd, result_fd, maxtasks, run)
 
 
 def _failure(e, wrap_exception):
@@ -640,6 +747,7 @@ class _Core:
         self.poll = select.poll()
         self.registered = {}
         self.fdmap = {}
+        self.spin_qs = ()
         self.poll_gen = 1       # bumped when the polled set changes
         self.polled_gen = 0
         self.done = collections.deque()     # results read, to deliver
@@ -664,14 +772,14 @@ class _Core:
         w.assigned += 1
         if timeout is not None:
             self.timed += 1
-        return _frame(payload)
+        return payload
 
     def _assign_batch(self, w, job, idxs, datas, payload):
         if not w.fifo:
             w.head_start = time.monotonic()
         w.fifo.append((job, idxs, None, datas))
         w.assigned += len(idxs)
-        return _frame(_BATCH + _COUNT.pack(len(idxs)) + payload)
+        return _BATCH + _COUNT.pack(len(idxs)) + payload
 
     def submit_locked(self, job, idx, payload, timeout):
         """Hand one pickled task to an idle worker, or queue it."""
@@ -684,7 +792,7 @@ class _Core:
                         and (best is None or len(w.fifo) < len(best.fifo))):
                     best = w
             if best is not None:
-                if not best.link.put(self._assign(best, job, idx, payload, timeout)):
+                if not best.link.put([self._assign(best, job, idx, payload, timeout)]):
                     self.poll_gen += 1
                     self._wake()        # to poll for POLLOUT
                 elif timeout is not None:
@@ -743,24 +851,40 @@ class _Core:
     # -- the handler thread --
 
     def _spawn(self):
-        task_r, task_w = os.pipe()
-        result_r, result_w = os.pipe()
-        with _parent_fds_lock:
-            close_fds = tuple(_parent_fds | {task_w, result_r})
+        if _USE_RING:
+            link = _RingLink()
+            ends = (link.task_ring, link.result_ring)
+            with _parent_fds_lock:
+                close_fds = tuple(_parent_fds | {link.result_fd})
+        else:
+            task_r, task_w = os.pipe()
+            result_r, result_w = os.pipe()
+            ends = (task_r, result_w)
+            with _parent_fds_lock:
+                close_fds = tuple(_parent_fds | {task_w, result_r})
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(task_r, result_w, close_fds, os.getpid(), self.initializer,
-                  self.initargs, self.maxtasks, self.wrap_exception))
+            args=ends + (close_fds, os.getpid(), self.initializer,
+                         self.initargs, self.maxtasks, self.wrap_exception))
         proc.name = proc.name.replace('Process', 'PoolWorker')
         proc.daemon = True
         try:
             proc.start()
+        except BaseException:
+            if _USE_RING:
+                link.close()    # no worker uses the rings
+            raise
         finally:
-            os.close(task_r)
-            os.close(result_w)
+            if not _USE_RING:
+                os.close(task_r)
+                os.close(result_w)
+        if _USE_RING:
+            link.started()
+        if not _USE_RING:
+            link = _Link(task_w, result_r)
         w = _Worker()
         w.proc, w.pid, w.name = proc, proc.pid, proc.name
-        w.link = _Link(task_w, result_r)
+        w.link = link
         w.pidfd = os.pidfd_open(proc.pid)
         w.fifo = collections.deque()
         w.assigned = 0
@@ -769,7 +893,7 @@ class _Core:
         w.killed = None
         w.stopping = False
         with _parent_fds_lock:
-            _parent_fds.update((task_w, result_r, w.pidfd))
+            _parent_fds.update(w.link.fds() + (w.pidfd,))
         self.workers.append(w)
         self.procs.append(proc)
         self.poll_gen += 1
@@ -786,11 +910,11 @@ class _Core:
             self.procs.remove(w.proc)
         except ValueError:
             pass
-        fds = (w.link.task_fd, w.link.result_fd, w.pidfd)
+        fds = w.link.fds() + (w.pidfd,)
         with _parent_fds_lock:
             _parent_fds.difference_update(fds)
-        for fd in fds:
-            os.close(fd)
+        w.link.close()
+        os.close(w.pidfd)
 
     def _dispatch(self):
         pending = self.pending
@@ -841,7 +965,7 @@ class _Core:
                 frame = self._assign(best, job, idx, data, timeout)
             frames.setdefault(best, []).append(frame)
         for w, fs in frames.items():
-            if not w.link.put(b''.join(fs)):
+            if not w.link.put(fs):
                 self.poll_gen += 1
 
     def _reap(self, w, done):
@@ -952,7 +1076,7 @@ class _Core:
                 for w in self.workers:
                     if not w.stopping and not w.fifo:
                         w.stopping = True
-                        if not w.link.put(_frame(_STOP)):
+                        if not w.link.put([_STOP]):
                             self.poll_gen += 1
                 if not self.workers and handler:
                     return True
@@ -963,6 +1087,13 @@ class _Core:
             if self.poll_gen != self.polled_gen:
                 self._sync_poll()
             fdmap = self.fdmap
+            # Spin on the result rings first when a result is due within
+            # the spin (a worker busy with tasks that take less).
+            spin = self.spin_qs if timeout != 0 and any(
+                w.fifo and 0 < w.service <= _RING_SPIN
+                for w in self.workers) else None
+        if spin and _cmp._pool_ring_spin(spin, _RING_SPIN):
+            timeout = 0
         try:
             events = self.poll.poll(timeout)
         except InterruptedError:
@@ -987,6 +1118,8 @@ class _Core:
                     results = []
                     w.link.take_all(results)
                     self._take_results(w, results, done, now)
+                    if w.link.outbuf and w.link.task_fd is None:
+                        w.link.flush()  # a ring: room may have appeared
                 elif what == 1:
                     dead.append(w)
                 else:
@@ -1007,7 +1140,7 @@ class _Core:
             want[w.pidfd] = select.POLLIN
             fdmap[w.link.result_fd] = (w, 0)
             fdmap[w.pidfd] = (w, 1)
-            if w.link.outbuf:
+            if w.link.outbuf and w.link.task_fd is not None:
                 want[w.link.task_fd] = select.POLLOUT
                 fdmap[w.link.task_fd] = (w, 2)
         registered = self.registered
@@ -1019,6 +1152,8 @@ class _Core:
                 self.poll.register(fd, mask)
                 registered[fd] = mask
         self.fdmap = fdmap
+        self.spin_qs = tuple(w.link.result_ring for w in self.workers
+                             if w.link.task_fd is None)
         self.polled_gen = self.poll_gen
 
     def wait_for(self, ready, deadline):

@@ -18,8 +18,8 @@
  *                     handling it; -EPROTO: end of file inside a message)
  *
  * These are blocking calls: the binding releases the GIL around them.
- * The channel is a pipe today; the shared ring queue replaces it behind
- * the same two functions.
+ * This is the pipe channel (CMP_POOL_CHANNEL=pipe); by default a Pool's
+ * channels are shared rings (csrc/python/pool_type.c over csrc/ring.h).
  */
 #ifndef CMP_POOL_WORKER_H
 #define CMP_POOL_WORKER_H

@@ -430,6 +430,17 @@ def test_large_payloads(mp):
     p.join()
 
 
+def test_more_task_bytes_than_a_channel_holds(mp):
+    # 300 tasks of 6000 bytes on one worker: more than its channel holds
+    # at once; the rest waits in the parent and goes as room appears.
+    items = [bytes([i % 256]) * 6000 for i in range(300)]
+    with mp.Pool(1) as p:
+        assert p.map(identity, items, chunksize=1) == items
+        pending = [p.apply_async(identity, (x,)) for x in items]
+        assert [r.get(TIMEOUT) for r in pending] == items
+    p.join()
+
+
 def _wait_on(ev):
     ev.wait(TIMEOUT)
 

@@ -275,3 +275,109 @@ def test_close_join_with_an_abandoned_bounded_imap():
     p.close()
     p.join()
     assert list(it) == [x * x for x in range(1, 100)]
+
+
+def _exit_now(x):
+    os._exit(3)
+
+
+def test_killed_and_terminated_workers_leave_no_arena_memory():
+    # A worker's channels live in the shared arena: a worker that dies
+    # without its exit accounting (os._exit, SIGKILL, terminate()) must not
+    # keep them, or anything else the pool allocated, from being freed.
+    before = cmp._cmp.arena_stats()['bytes_in_use']
+    for _ in range(3):
+        with cmp.Pool(2) as p:
+            assert p.map(sqr, range(50), chunksize=1) == [x * x for x in range(50)]
+            with pytest.raises(cmp.pool.WorkerLostError):
+                p.apply_async(_exit_now, (1,)).get(TIMEOUT)
+            assert p.apply(sqr, (3,)) == 9
+        p.join()
+    p = cmp.Pool(2)
+    assert p.map(sqr, range(10)) == [x * x for x in range(10)]
+    p.close()
+    p.join()
+    assert cmp._cmp.arena_stats()['bytes_in_use'] == before
+
+
+_PIPE_SCRIPT = '''
+import os, sys
+sys.path.insert(0, %r)
+import cmp, cmp.pool
+assert not cmp.pool._USE_RING
+
+
+def sqr(x):
+    return x * x
+
+
+def die(x):
+    os._exit(3)
+
+
+if __name__ == '__main__':
+    with cmp.Pool(2) as p:
+        assert p.map(sqr, range(300), chunksize=1) == [x * x for x in range(300)]
+        assert p.map(sqr, range(3000)) == [x * x for x in range(3000)]
+        big = b'x' * (1 << 20)
+        assert p.apply(len, (big,)) == len(big)
+        try:
+            p.apply(die, (1,))
+        except cmp.pool.WorkerLostError:
+            pass
+        else:
+            raise AssertionError('no WorkerLostError')
+        assert p.apply(sqr, (3,)) == 9
+    p.join()
+    print('ok')
+'''
+
+
+def test_pipe_channel_still_works():
+    # CMP_POOL_CHANNEL=pipe selects the pipe channel instead of the rings.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
+    env = dict(os.environ, CMP_POOL_CHANNEL='pipe')
+    out = subprocess.run([sys.executable, '-c', _PIPE_SCRIPT % root], env=env,
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'
+
+
+_ARENA_SCRIPT = '''
+import sys
+sys.path.insert(0, %r)
+import cmp, cmp.pool
+
+
+def sqr(x):
+    return x * x
+
+
+if __name__ == '__main__':
+    big = b'x' * (8 << 20)
+    with cmp.Pool(2) as p:
+        try:
+            p.apply(len, (big,))
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError('no MemoryError')
+        try:
+            p.map(len, [big, b'y'], chunksize=1)
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError('no MemoryError')
+        assert p.map(sqr, range(100)) == [x * x for x in range(100)]
+    p.join()
+    print('ok')
+'''
+
+
+def test_task_larger_than_the_arena_fails_alone():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
+    env = dict(os.environ, CMP_ARENA_SIZE=str(4 << 20))
+    out = subprocess.run([sys.executable, '-c', _ARENA_SCRIPT % root], env=env,
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'

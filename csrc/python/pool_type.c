@@ -6,6 +6,10 @@
  * waits), hand it to run(payload) -> (result bytes, tasks it held), post
  * the result, until the STOP message, end of file or `maxtasks` tasks.
  * Unpickling, running and pickling stay in Python (`run`).
+ * _pool_ring_worker_loop(task_ring, result_ring, maxtasks, run) is the
+ * same loop over a worker's two rings (the default channel; see "the ring
+ * channel" below), with _pool_ring_new/_free/_put/_take_all/_spin for the
+ * parent's end.
  *
  * _pool_set_pdeathsig(sig) asks the kernel to send `sig` to this process
  * when the thread that forked it ends (prctl PR_SET_PDEATHSIG).  A pool
@@ -18,9 +22,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "../pool_worker.h"
+#include "../ring.h"
 
 PyDoc_STRVAR(pool_set_pdeathsig_doc,
 "_pool_set_pdeathsig(sig, /)\n--\n\n"
@@ -149,9 +155,407 @@ error:
     return NULL;
 }
 
+
+/* ---- the ring channel ----------------------------------------------------
+ *
+ * Each worker has two rings (csrc/ring.h), each in a plain arena block
+ * (cmp_alloc, not a shared object: a forked child takes no reference, so a
+ * worker killed by a signal keeps nothing alive) that the parent frees once
+ * the worker is dead; Python names a ring by its offset.
+ *
+ *   task ring    the parent produces (never waits: a full ring makes
+ *                _pool_ring_put return False and the parent retries after
+ *                the next result), the worker consumes (futex wait)
+ *   result ring  the worker produces (waits for room), the parent consumes;
+ *                created with a pipe (rfd, wfd) and poll interest, so rfd
+ *                is readable while the ring holds a result (ring.h's
+ *                selectability), which the handler polls
+ *
+ * A record is one message: tag RTAG_MSG a pickle, tag RTAG_STOP the STOP
+ * message.  Payloads above an eighth of the ring go out of line in an
+ * arena block. */
+
+#define RTAG_MSG 1u
+#define RTAG_STOP 2u
+
+static PyObject *arena_full(void)
+{
+    PyErr_SetString(PyExc_MemoryError,
+                    "cmp's shared arena is full (set CMP_ARENA_SIZE "
+                    "to reserve more before importing cmp)");
+    return NULL;
+}
+
+/* The ring at arena offset `o` (from _pool_ring_new), or NULL. */
+static cmp_ring *ring_of(PyObject *module, PyObject *o)
+{
+    (void)module;
+    unsigned long long off = PyLong_AsUnsignedLongLong(o);
+    if (off == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (off == 0) {
+        PyErr_SetString(PyExc_ValueError, "not a pool ring");
+        return NULL;
+    }
+    return (cmp_ring *)cmp_ptr(cmp_the_arena, off);
+}
+
+PyDoc_STRVAR(pool_ring_new_doc,
+"_pool_ring_new(slots, rfd=-1, wfd=-1, /)\n--\n\n"
+"A ring of `slots` cells in a plain arena block (no shared reference for a\n"
+"forked child to take, so a killed worker leaks nothing): its offset.\n"
+"With a pipe's fds, the ring makes rfd readable while it holds a message.");
+
+static PyObject *pool_ring_new(PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 1 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_new(slots, rfd=-1, wfd=-1)");
+        return NULL;
+    }
+    long slots = PyLong_AsLong(args[0]);
+    if (slots == -1 && PyErr_Occurred())
+        return NULL;
+    long rfd = -1, wfd = -1;
+    if (nargs == 3) {
+        rfd = PyLong_AsLong(args[1]);
+        wfd = PyLong_AsLong(args[2]);
+        if ((rfd == -1 || wfd == -1) && PyErr_Occurred())
+            return NULL;
+    }
+    uint32_t n = cmp_ring_slots(slots > 0 ? (uint64_t)slots : CMP_RING_MIN_SLOTS);
+    uint64_t size = cmp_ring_size(n);
+    int err = 0;
+    uint64_t off = cmp_alloc(cmp_the_arena, size, &err);
+    if (!off)
+        return arena_full();
+    cmp_ring *r = cmp_ptr(cmp_the_arena, off);
+    memset(r, 0, size);
+    cmp_ring_init(r, n, CMP_RING_UNBOUNDED);
+    r->fd_pid = (int32_t)cmp_self_pid();
+    r->rfd = (int32_t)rfd;
+    r->wfd = (int32_t)wfd;
+    if (rfd >= 0 && wfd >= 0)
+        cmp_ring_poll_interest(r, (int)wfd);
+    return PyLong_FromUnsignedLongLong(off);
+}
+
+PyDoc_STRVAR(pool_ring_free_doc,
+"_pool_ring_free(ring, /)\n--\n\n"
+"Free a ring from _pool_ring_new, and the messages left in it; only once\n"
+"the worker that used it is dead.");
+
+static PyObject *pool_ring_free(PyObject *module, PyObject *arg)
+{
+    cmp_ring *r = ring_of(module, arg);
+    if (r == NULL)
+        return NULL;
+    cmp_ring_rec rec;
+    for (;;) {
+        int got = cmp_ring_try_take(r, &rec);
+        if (got == EBUSY) {
+            /* A record its dead writer never finished: drop it. */
+            /* Relaxed: the worker is dead; nobody else moves head. */
+            uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+            cmp_ring_reap_dead_writer(r);
+            if (__atomic_load_n(&r->head, __ATOMIC_RELAXED) == head &&
+                cmp_ring_try_take(r, &rec) != 0)
+                break;
+            continue;
+        }
+        if (got != 0)
+            break;
+        if (rec.oob)
+            cmp_free(cmp_the_arena, rec.oob);
+        cmp_ring_release(r, &rec);
+    }
+    cmp_free(cmp_the_arena, PyLong_AsUnsignedLongLong(arg));
+    Py_RETURN_NONE;
+}
+
+static uint32_t inline_limit(const cmp_ring *r)
+{
+    uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
+    return limit > CMP_RING_INLINE_MAX ? CMP_RING_INLINE_MAX : (uint32_t)limit;
+}
+
+/* Publish one message: 0, EAGAIN (no room), ENOMEM (arena full). */
+static int ring_put(cmp_ring *r, const char *p, uint32_t len, uint32_t tag)
+{
+    uint64_t oob = 0;
+    if (len > inline_limit(r)) {
+        int err = 0;
+        oob = cmp_alloc(cmp_the_arena, len, &err);
+        if (!oob)
+            return ENOMEM;
+        memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
+    }
+    cmp_ring_items_try(r);                  /* unbounded: always 1 */
+    if (cmp_ring_try_put(r, p, len, oob, tag) != 0) {
+        cmp_ring_items_undo(r);
+        if (oob)
+            cmp_free(cmp_the_arena, oob);
+        return EAGAIN;
+    }
+    /* Relaxed: see cmp_ring_poll_after_put. */
+    if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED))
+        cmp_ring_poll_after_put(r, r->wfd);
+    return 0;
+}
+
+
+PyDoc_STRVAR(pool_ring_put_doc,
+"_pool_ring_put(ring, payload, stop=False, /)\n--\n\n"
+"Publish one message without waiting: True, or False when the ring is full.");
+
+static PyObject *pool_ring_put(PyObject *module, PyObject *const *args,
+                               Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_put(ring, bytes, stop=False)");
+        return NULL;
+    }
+    cmp_ring *r = ring_of(module, args[0]);
+    if (r == NULL)
+        return NULL;
+    int stop = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    if (stop < 0)
+        return NULL;
+    Py_ssize_t n = PyBytes_GET_SIZE(args[1]);
+    if (n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "task too large for a cmp pool (4 GiB)");
+        return NULL;
+    }
+    int rc = ring_put(r, PyBytes_AS_STRING(args[1]), (uint32_t)n,
+                      stop ? RTAG_STOP : RTAG_MSG);
+    if (rc == ENOMEM)
+        return arena_full();
+    return PyBool_FromLong(rc == 0);
+}
+
+/* Take one record as bytes: 1 taken (*out set), 0 none, -1 error. */
+static int ring_take(cmp_ring *r, PyObject **out, uint32_t *tag)
+{
+    cmp_ring_rec rec;
+    int got = cmp_ring_try_take(r, &rec);
+    if (got == EBUSY) {
+        cmp_ring_reap_dead_writer(r);
+        got = cmp_ring_try_take(r, &rec);
+    }
+    if (got != 0)
+        return 0;
+    *tag = rec.tag;
+    PyObject *b;
+    if (rec.oob) {
+        cmp_ring_release(r, &rec);
+        b = PyBytes_FromStringAndSize(cmp_ptr(cmp_the_arena, rec.oob), rec.len);
+        cmp_free(cmp_the_arena, rec.oob);
+    } else {
+        b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)rec.len);
+        if (b) {
+            memcpy(PyBytes_AS_STRING(b), rec.p1, rec.n1);
+            if (rec.n2)
+                memcpy(PyBytes_AS_STRING(b) + rec.n1, rec.p2, rec.n2);
+        }
+        cmp_ring_release(r, &rec);
+    }
+    if (b == NULL)
+        return -1;
+    *out = b;
+    return 1;
+}
+
+PyDoc_STRVAR(pool_ring_take_all_doc,
+"_pool_ring_take_all(ring, out, /)\n--\n\n"
+"Append every message now in the ring to list `out`.");
+
+static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
+                                    Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_take_all(ring, list)");
+        return NULL;
+    }
+    cmp_ring *r = ring_of(module, args[0]);
+    if (r == NULL)
+        return NULL;
+    for (;;) {
+        PyObject *b = NULL;
+        uint32_t tag = 0;
+        int rc = ring_take(r, &b, &tag);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0)
+            break;
+        rc = PyList_Append(args[1], b);
+        Py_DECREF(b);
+        if (rc < 0)
+            return NULL;
+    }
+    cmp_ring_poll_after_take(r, r->rfd);
+    Py_RETURN_NONE;
+}
+
+static int wait_data(void *p, const cmp_deadline *d)
+{
+    return cmp_ring_data_wait((cmp_ring *)p, d);
+}
+
+typedef struct {
+    cmp_ring *r;
+    uint32_t len;
+} space_arg;
+
+static int wait_space(void *p, const cmp_deadline *d)
+{
+    space_arg *a = p;
+    return cmp_ring_space_wait(a->r, a->len, d);
+}
+
+/* Post one result on the result ring, waiting for room: 0 or -1. */
+static int ring_post(cmp_ring *r, PyObject *out, long long *count)
+{
+    if (!PyTuple_Check(out) || PyTuple_GET_SIZE(out) != 2 ||
+        !PyBytes_Check(PyTuple_GET_ITEM(out, 0))) {
+        PyErr_SetString(PyExc_TypeError, "run() must return (bytes, int)");
+        return -1;
+    }
+    *count = PyLong_AsLongLong(PyTuple_GET_ITEM(out, 1));
+    if (*count == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *data = PyTuple_GET_ITEM(out, 0);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    if (n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "result too large for a cmp pool (4 GiB)");
+        return -1;
+    }
+    uint32_t len = (uint32_t)n;
+    for (;;) {
+        int rc = ring_put(r, PyBytes_AS_STRING(data), len, RTAG_MSG);
+        if (rc == 0)
+            return 0;
+        if (rc == ENOMEM) {
+            arena_full();
+            return -1;
+        }
+        uint32_t lim = inline_limit(r);
+        space_arg a = {r, len > lim ? 16u : len};
+        cmp_deadline d = cmp_deadline_forever();
+        if (cmp_wait(wait_space, &a, &d) < 0)
+            return -1;
+    }
+}
+
+PyDoc_STRVAR(pool_ring_worker_loop_doc,
+"_pool_ring_worker_loop(task_ring, result_ring, maxtasks, run, /)\n--\n\n"
+"_pool_worker_loop over a worker's two rings.");
+
+static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
+                                       Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_worker_loop() takes 4 arguments");
+        return NULL;
+    }
+    cmp_ring *tasks = ring_of(module, args[0]);
+    if (tasks == NULL)
+        return NULL;
+    cmp_ring *results = ring_of(module, args[1]);
+    if (results == NULL)
+        return NULL;
+    long long maxtasks = -1;            /* no limit */
+    if (args[2] != Py_None) {
+        maxtasks = PyLong_AsLongLong(args[2]);
+        if (maxtasks == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    PyObject *run = args[3];
+    long long completed = 0;
+    while (maxtasks < 0 || completed < maxtasks) {
+        PyObject *payload = NULL;
+        uint32_t tag = 0;
+        int rc = ring_take(tasks, &payload, &tag);
+        if (rc < 0)
+            return NULL;
+        if (rc == 0) {
+            cmp_deadline d = cmp_deadline_forever();
+            if (cmp_wait(wait_data, tasks, &d) < 0)
+                return NULL;
+            continue;
+        }
+        if (tag == RTAG_STOP) {
+            Py_DECREF(payload);
+            break;
+        }
+        PyObject *out = PyObject_CallOneArg(run, payload);
+        Py_DECREF(payload);
+        if (out == NULL)
+            return NULL;
+        long long count = 0;
+        rc = ring_post(results, out, &count);
+        Py_DECREF(out);
+        if (rc < 0)
+            return NULL;
+        completed += count;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(pool_ring_spin_doc,
+"_pool_ring_spin(rings, seconds, /)\n--\n\n"
+"Spin (the GIL released) up to `seconds` until one of the rings holds a\n"
+"message: True when one does.  Spares the reader a sleep in poll() when\n"
+"a result is a few microseconds away.");
+
+static PyObject *pool_ring_spin(PyObject *module, PyObject *const *args,
+                                Py_ssize_t nargs)
+{
+    enum { MAX_RINGS = 256 };
+    if (nargs != 2 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_spin(tuple of rings, seconds)");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(args[0]);
+    if (n > MAX_RINGS)
+        n = MAX_RINGS;
+    cmp_ring *rings[MAX_RINGS];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        rings[i] = ring_of(module, PyTuple_GET_ITEM(args[0], i));
+        if (rings[i] == NULL)
+            return NULL;
+    }
+    double secs = PyFloat_AsDouble(args[1]);
+    if (secs == -1.0 && PyErr_Occurred())
+        return NULL;
+    cmp_deadline d = cmp_deadline_after(secs);
+    int found = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (unsigned spins = 0; !found; spins++) {
+        for (Py_ssize_t i = 0; i < n && !found; i++)
+            found = cmp_ring_has_data(rings[i]);
+        if (found || ((spins & 63) == 63 && cmp_deadline_passed(&d)))
+            break;
+        cmp_cpu_relax();
+    }
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef pool_functions[] = {
     {"_pool_worker_loop", (PyCFunction)(void (*)(void))pool_worker_loop, METH_FASTCALL,
      pool_worker_loop_doc},
+    {"_pool_ring_put", (PyCFunction)(void (*)(void))pool_ring_put, METH_FASTCALL,
+     pool_ring_put_doc},
+    {"_pool_ring_take_all", (PyCFunction)(void (*)(void))pool_ring_take_all, METH_FASTCALL,
+     pool_ring_take_all_doc},
+    {"_pool_ring_worker_loop", (PyCFunction)(void (*)(void))pool_ring_worker_loop,
+     METH_FASTCALL, pool_ring_worker_loop_doc},
+    {"_pool_ring_new", (PyCFunction)(void (*)(void))pool_ring_new, METH_FASTCALL,
+     pool_ring_new_doc},
+    {"_pool_ring_free", pool_ring_free, METH_O, pool_ring_free_doc},
+    {"_pool_ring_spin", (PyCFunction)(void (*)(void))pool_ring_spin, METH_FASTCALL,
+     pool_ring_spin_doc},
     {"_pool_set_pdeathsig", pool_set_pdeathsig, METH_O, pool_set_pdeathsig_doc},
     {NULL, NULL, 0, NULL},
 };
