@@ -137,6 +137,21 @@ def test_cancel_join_thread(mp):
             assert not t.is_alive()
 
 
+def test_empty_after_close(mp):
+    # close() is a no-op on a queue this process never put to; after a put,
+    # the stdlib's feeder closes the reading end, so empty() raises.
+    for q in mp.Queue(), mp.JoinableQueue():
+        q.close()
+        q.join_thread()
+        assert q.empty()
+    for q in mp.Queue(), mp.JoinableQueue():
+        q.put("foo")
+        q.close()
+        q.join_thread()
+        with pytest.raises(OSError, match="is closed"):
+            q.empty()
+
+
 def test_unbounded_put_never_blocks(mp):
     # Far more than fits in cmp's ring (or the stdlib's pipe): put returns
     # at once, the feeder delivers the rest in order.
