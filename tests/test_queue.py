@@ -121,12 +121,35 @@ def test_close_semantics(mp):
 
 
 def test_cancel_join_thread(mp):
+    before = set(threading.enumerate())
     q = mp.Queue()
     q.cancel_join_thread()
     q.put(1)
     assert q.get(timeout=TIMEOUT) == 1
     q.close()
-    q.join_thread()
+    q.join_thread()     # cancelled: does not wait for the feeder
+    # A feeder thread closes its queue's pipe ends only after close()'s
+    # sentinel reaches it, which may be after join_thread() returned: wait
+    # for it, or the fd check races it on a loaded machine.
+    for t in set(threading.enumerate()) - before:
+        if t.name == "QueueFeederThread":
+            t.join(TIMEOUT)
+            assert not t.is_alive()
+
+
+def test_empty_after_close(mp):
+    # close() is a no-op on a queue this process never put to; after a put,
+    # the stdlib's feeder closes the reading end, so empty() raises.
+    for q in mp.Queue(), mp.JoinableQueue():
+        q.close()
+        q.join_thread()
+        assert q.empty()
+    for q in mp.Queue(), mp.JoinableQueue():
+        q.put("foo")
+        q.close()
+        q.join_thread()
+        with pytest.raises(OSError, match="is closed"):
+            q.empty()
 
 
 def test_unbounded_put_never_blocks(mp):

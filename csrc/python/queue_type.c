@@ -25,6 +25,9 @@ typedef struct {
     cmp_shared s;
     int flags;
     int closed;             /* close() was called here */
+    int used;               /* a put succeeded here since _configure: then
+                               close() ends this process's reading end,
+                               as the stdlib's feeder does */
     PyObject *buffer;       /* Queue: this process's feeder deque of
                                (bytes, tag) not yet in the ring, or NULL */
     uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
@@ -538,11 +541,14 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (!res)
             goto undo;
         Py_DECREF(res);
+        q->used = 1;
         Py_RETURN_NONE;
     }
     Py_XDECREF(e.owner);
-    if (rc == 0)
+    if (rc == 0) {
+        q->used = 1;
         Py_RETURN_NONE;
+    }
     if (rc == 1)
         PyErr_SetNone(FullError);
 undo:
@@ -757,6 +763,12 @@ static PyObject *queue_empty(PyObject *op, PyObject *unused)
         return NULL;
     if ((q->flags & Q_SIMPLE) && check_open(q) < 0)
         return NULL;
+    /* The stdlib's empty() polls the reading end, which its feeder closes
+     * once close() follows a put in this process. */
+    if (q->closed && q->used) {
+        PyErr_SetString(PyExc_OSError, "handle is closed");
+        return NULL;
+    }
     return PyBool_FromLong(!cmp_ring_has_data(RING(op)));
 }
 
@@ -853,6 +865,7 @@ static PyObject *queue_configure(PyObject *op, PyObject *args)
     if (!PyArg_ParseTuple(args, "i|O:_configure", &flags, &buffer))
         return NULL;
     q->flags = flags;
+    q->used = 0;
     if (buffer != Py_None)
         Py_INCREF(buffer);
     Py_XSETREF(q->buffer, buffer == Py_None ? NULL : buffer);
