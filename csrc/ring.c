@@ -617,8 +617,10 @@ void cmp_ring_poll_after_put(cmp_ring *r, int wfd)
 
 void cmp_ring_poll_after_take(cmp_ring *r, int rfd)
 {
-    if (!__atomic_load_n(&r->interest, __ATOMIC_RELAXED) ||
-        !__atomic_load_n(&r->signaled, __ATOMIC_RELAXED) || rfd < 0 ||
+    /* No early return on `signaled` == 0 outside the lock: a producer may be
+     * inside it, between finding data and storing signaled = 1 after its
+     * write, and the byte it writes must not outlive the data. */
+    if (!__atomic_load_n(&r->interest, __ATOMIC_RELAXED) || rfd < 0 ||
         cmp_ring_has_data(r))
         return;
     poll_lock(r);
