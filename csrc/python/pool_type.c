@@ -18,6 +18,7 @@
  * handler thread, which lives as long as the pool.
  */
 #include "shared.h"
+#include "ring_wait.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -397,21 +398,6 @@ static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
     Py_RETURN_NONE;
 }
 
-static int wait_data(void *p, const cmp_deadline *d)
-{
-    return cmp_ring_data_wait((cmp_ring *)p, d);
-}
-
-typedef struct {
-    cmp_ring *r;
-    uint32_t len;
-} space_arg;
-
-static int wait_space(void *p, const cmp_deadline *d)
-{
-    space_arg *a = p;
-    return cmp_ring_space_wait(a->r, a->len, d);
-}
 
 /* Post one result on the result ring, waiting for room: 0 or -1. */
 static int ring_post(cmp_ring *r, PyObject *out, long long *count)
@@ -440,9 +426,9 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
             return -1;
         }
         uint32_t lim = inline_limit(r);
-        space_arg a = {r, len > lim ? 16u : len};
+        cmp_ring_space_arg a = {r, len > lim ? 16u : len};
         cmp_deadline d = cmp_deadline_forever();
-        if (cmp_wait(wait_space, &a, &d) < 0)
+        if (cmp_wait(cmp_ring_wait_space, &a, &d) < 0)
             return -1;
     }
 }
@@ -480,7 +466,7 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
             return NULL;
         if (rc == 0) {
             cmp_deadline d = cmp_deadline_forever();
-            if (cmp_wait(wait_data, tasks, &d) < 0)
+            if (cmp_wait(cmp_ring_wait_data, tasks, &d) < 0)
                 return NULL;
             continue;
         }

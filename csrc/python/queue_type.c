@@ -5,6 +5,7 @@
 #define _GNU_SOURCE 1
 #endif
 #include "shared.h"
+#include "ring_wait.h"
 #include "../owner.h"
 #include "../ring.h"
 
@@ -281,25 +282,10 @@ static PyObject *decode(uint32_t tag, const char *p1, size_t n1, const char *p2,
     return res;
 }
 
-typedef struct {
-    cmp_ring *r;
-    uint32_t len;
-} space_arg;
-
-static int wait_space(void *p, const cmp_deadline *d)
-{
-    space_arg *a = p;
-    return cmp_ring_space_wait(a->r, a->len, d);
-}
 
 static int wait_items(void *p, const cmp_deadline *d)
 {
     return cmp_ring_items_wait((cmp_ring *)p, d);
-}
-
-static int wait_data(void *p, const cmp_deadline *d)
-{
-    return cmp_ring_data_wait((cmp_ring *)p, d);
 }
 
 static int wait_tasks(void *p, const cmp_deadline *d)
@@ -349,8 +335,8 @@ static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
         }
         int rc = ETIMEDOUT;
         if (block && !cmp_deadline_passed(d)) {
-            space_arg a = {r, oob ? (uint32_t)(limit + 1) : len};
-            rc = cmp_wait(wait_space, &a, d);
+            cmp_ring_space_arg a = {r, oob ? (uint32_t)(limit + 1) : len};
+            rc = cmp_wait(cmp_ring_wait_space, &a, d);
         }
         if (rc == 0)
             continue;
@@ -580,9 +566,9 @@ static PyObject *queue_drain(PyObject *op, PyObject *buffer)
         uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
         if (limit > CMP_RING_INLINE_MAX)
             limit = CMP_RING_INLINE_MAX;
-        space_arg a = {r, (uint64_t)n > limit ? (uint32_t)(limit + 1) : (uint32_t)n};
+        cmp_ring_space_arg a = {r, (uint64_t)n > limit ? (uint32_t)(limit + 1) : (uint32_t)n};
         cmp_deadline d = cmp_deadline_forever();
-        if (cmp_wait(wait_space, &a, &d) < 0) {
+        if (cmp_wait(cmp_ring_wait_space, &a, &d) < 0) {
             Py_DECREF(front);
             return NULL;
         }
@@ -612,7 +598,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
         if (cmp_timeout_to_deadline(timeout, &d) < 0)
             return NULL;
         for (;;) {
-            int rc = cmp_deadline_passed(&d) ? ETIMEDOUT : cmp_wait(wait_data, r, &d);
+            int rc = cmp_deadline_passed(&d) ? ETIMEDOUT : cmp_wait(cmp_ring_wait_data, r, &d);
             if (rc < 0)
                 return NULL;
             if (cmp_ring_try_take(r, &rec) == 0)
@@ -797,7 +783,7 @@ static PyObject *queue_poll(PyObject *op, PyObject *const *args, Py_ssize_t narg
     if (nargs == 1 && cmp_timeout_to_deadline(args[0], &d) < 0)
         return NULL;
     while (!cmp_deadline_passed(&d)) {
-        int rc = cmp_wait(wait_data, r, &d);
+        int rc = cmp_wait(cmp_ring_wait_data, r, &d);
         if (rc < 0)
             return NULL;
         if (rc == ETIMEDOUT)
