@@ -12,6 +12,9 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ASAN_LIBS := $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-name=libubsan.so)
 PYTEST_ARGS ?=
+# Every process a test run starts carries this token in its environment, so
+# check_leftovers.py finds exactly those still alive afterwards.
+RUN_TOKEN := $(shell od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
 .PHONY: test test-asan bench compat build build-asan venv clean check-python
 
@@ -33,8 +36,8 @@ build-asan: $(STAMP)
 	CMP_WERROR=1 CMP_SANITIZE=1 $(VPY) setup.py -q build_ext --inplace --force -b build/asan-py$(PYVER) -t build/tmp-asan-py$(PYVER)
 
 test: build
-	$(VPY) -m pytest -q $(PYTEST_ARGS)
-	$(VPY) tests/check_leftovers.py
+	CMP_TEST_RUN=$(RUN_TOKEN) $(VPY) -m pytest -q $(PYTEST_ARGS)
+	$(VPY) tests/check_leftovers.py $(RUN_TOKEN)
 
 test-asan: build-asan
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
