@@ -13,6 +13,9 @@ default start method on every Python version.
   once, or again with ``force=True``), but its default is cmp's fork
   context, also on versions where the stdlib's default is forkserver.  Its
   factories build what the context of the current start method builds.
+  Setting the start method sets the stdlib's too, so what the stdlib starts
+  for the program (a spawned child, concurrent.futures' default context)
+  uses the same method, and a spawned child's cmp starts with its parent's.
 
 Everything else (Pipe, the logging helpers, cpu_count, the exceptions,
 current_process ...) is the stdlib's.
@@ -172,6 +175,11 @@ class DefaultContext(BaseContext, _stdlib.DefaultContext):
             self._actual_context = None
         else:
             self._actual_context = self.get_context(method)
+        # The program's start method is one setting: what the stdlib builds
+        # for it (concurrent.futures, a spawned child's preparation data,
+        # which the child's cmp reads back at import) follows it too.
+        _stdlib._default_context.set_start_method(
+            self.get_start_method(allow_none=True), force=True)
 
     def get_start_method(self, allow_none=False):
         """get_start_method(allow_none=False) -> the current start method."""
@@ -261,6 +269,12 @@ _default_context = DefaultContext(_concrete_contexts['fork'])
 
 def _force_start_method(method):
     _default_context._actual_context = _concrete_contexts[method]
+
+
+# A process started by spawn or forkserver was told its parent's start method
+# before it imported anything of the program: keep it.
+if _stdlib._default_context.get_start_method(allow_none=True) in ('spawn', 'forkserver'):
+    _force_start_method(_stdlib._default_context.get_start_method())
 
 
 __getattr__, __dir__ = _mirror(globals(), _stdlib)

@@ -305,6 +305,40 @@ def test_process_starts_with_the_current_method(api, method):
     assert _run_report(api.Process, api.Pipe) == (['parent'] if method == 'fork' else [])
 
 
+def _report_start_method(conn, module_name):
+    conn.send(importlib.import_module(module_name).get_start_method())
+    conn.close()
+
+
+@pytest.mark.parametrize('method', ['spawn', 'forkserver'])
+def test_child_keeps_the_start_method(api, method):
+    # The child imports the package afresh; it still knows how it was started,
+    # and so would start its own children the same way.
+    api.set_start_method(method, force=True)
+    reader, writer = api.Pipe(False)
+    p = api.Process(target=_report_start_method, args=(writer, api.__name__))
+    p.start()
+    writer.close()
+    assert reader.poll(TIMEOUT)
+    assert reader.recv() == method
+    reader.close()
+    p.join(TIMEOUT)
+    assert p.exitcode == 0
+
+
+def test_setting_the_start_method_sets_the_stdlibs():
+    # What the stdlib starts for a program (concurrent.futures' default
+    # context) follows the method the program chose through cmp.
+    saved = cmp.get_start_method(allow_none=True)
+    try:
+        cmp.set_start_method('spawn', force=True)
+        assert multiprocessing.get_start_method() == 'spawn'
+        cmp.set_start_method(None, force=True)
+        assert multiprocessing.get_start_method(allow_none=True) is None
+    finally:
+        cmp.set_start_method(saved, force=True)
+
+
 def _manager_round_trip(manager, process_class):
     d, lst = manager.dict(), manager.list()
     d['parent'] = 1
