@@ -410,6 +410,82 @@ def test_condition_ping_pong_processes(mp):
     _join_ok(p)
 
 
+def _release(lock):
+    lock.release()
+
+
+def test_condition_notify_then_any_release_wakes(mp):
+    # The wake-up notify owes is delivered however the lock is released
+    # afterwards: lock.release(), the Condition's release(), the lock's
+    # __exit__, or another process releasing the Lock.
+    lock = mp.Lock()
+    c, ready, results = mp.Condition(lock), mp.Semaphore(0), mp.Queue()
+    other_process = lambda: _join_ok(_start(mp, _release, lock))  # noqa: E731
+    for release in (lock.release, c.release, lambda: lock.__exit__(None, None, None),
+                    other_process):
+        p = _start(mp, _cond_waiter, c, ready, results)
+        assert ready.acquire(timeout=TIMEOUT)
+        lock.acquire()
+        c.notify()
+        release()
+        assert results.get(timeout=TIMEOUT) is True
+        _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
+def test_condition_notify_in_nested_rlock_wakes_on_last_release(mp):
+    c, ready, results = mp.Condition(), mp.Semaphore(0), mp.Queue()
+    p = _start(mp, _cond_waiter, c, ready, results)
+    assert ready.acquire(timeout=TIMEOUT)
+    with c:
+        with c:
+            c.notify()
+        c._lock.release()           # the last level: the lock is free now
+        assert results.get(timeout=TIMEOUT) is True
+        c._lock.acquire()
+    _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
+def test_conditions_sharing_a_lock_notified_together(mp):
+    lock = mp.Lock()
+    a, b = mp.Condition(lock), mp.Condition(lock)
+    ready, results = mp.Semaphore(0), mp.Queue()
+    ps = [_start(mp, _cond_waiter, cond, ready, results) for cond in (a, b, a, b)]
+    for _ in ps:
+        assert ready.acquire(timeout=TIMEOUT)
+    with lock:
+        a.notify(2)
+        b.notify(2)
+    assert [results.get(timeout=TIMEOUT) for _ in ps] == [True] * 4
+    _join_ok(*ps)
+    results.close()
+    results.join_thread()
+
+
+def _cond_wait_value(c, v, ready, results):
+    with c:
+        ready.release()
+        results.put(c.wait_for(lambda: v.value == 1, TIMEOUT))
+
+
+def test_condition_notify_released_through_a_value_sharing_the_lock(mp):
+    lock = mp.RLock()
+    v, c = mp.Value("i", 0, lock=lock), mp.Condition(lock)
+    ready, results = mp.Semaphore(0), mp.Queue()
+    p = _start(mp, _cond_wait_value, c, v, ready, results)
+    assert ready.acquire(timeout=TIMEOUT)
+    with v:
+        v.value = 1
+        c.notify()
+    assert results.get(timeout=TIMEOUT) is True
+    _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
 # ---- Barrier ----------------------------------------------------------------
 
 def test_barrier_properties(mp):
