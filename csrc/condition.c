@@ -125,10 +125,8 @@ int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
 {
     if (slept) {
         /* Others may sleep on the lock word, moved there with us: then
-         * set LOCK_WAITERS again (lock.h).  Acquire: we take the lock. */
-        uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
-        if (__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+         * set LOCK_WAITERS again (lock.h). */
+        if (cmp_cond_relock_try(l, me, 1))
             return 0;
         return cmp_lock_acquire_slow(l, me, d);
     }

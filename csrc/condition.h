@@ -114,6 +114,18 @@ int cmp_cond_wait(cmp_cond *c, cmp_lock *l, uint32_t epoch, const cmp_deadline *
 /* GAVE UP: with the user lock held.  1 when a token was taken after all. */
 int cmp_cond_give_up(cmp_cond *c, uint32_t epoch);
 
+/* One attempt to re-acquire the user lock `l` as `me` without waiting
+ * (after a sleep with LOCK_WAITERS when others may still sleep on the
+ * lock's word, lock.h).  Acquire: we take the lock. */
+static inline int cmp_cond_relock_try(cmp_lock *l, uint32_t me, int slept)
+{
+    if (!slept)
+        return cmp_lock_try(l, me);
+    uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
+    return __atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 /* Re-acquire the user lock `l` as `me` (spinning adaptively first; with
  * LOCK_WAITERS when `slept`); the result of cmp_lock_acquire_slow.  Without
  * the interpreter lock. */

@@ -1,9 +1,11 @@
 """Semaphore, BoundedSemaphore, Event, Condition and Barrier: the stdlib's
 behaviour, run against both backends, across threads and processes."""
 import multiprocessing
+import os
 import pickle
 import queue
 import re
+import signal
 import threading
 import time
 
@@ -484,6 +486,56 @@ def test_condition_notify_released_through_a_value_sharing_the_lock(mp):
     _join_ok(p)
     results.close()
     results.join_thread()
+
+
+def _pinned_ping_then_wait(ping, pong, cpu, w, rounds):
+    os.sched_setaffinity(0, {cpu})
+    for _ in range(rounds):
+        ping.set()
+        assert pong.wait(TIMEOUT)
+        pong.clear()
+    try:
+        os.write(w, b"r")
+        pong.wait()                 # the partner is gone: until interrupted
+    except KeyboardInterrupt:
+        os._exit(42)
+    os._exit(1)
+
+
+def _pinned_pong(ping, pong, cpu, rounds):
+    os.sched_setaffinity(0, {cpu})
+    for _ in range(rounds):
+        assert ping.wait(TIMEOUT)
+        ping.clear()
+        pong.set()
+
+
+def _state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def test_event_wait_beside_its_partner_on_one_cpu_is_interrupted(mp):
+    # Partners that share a CPU: the waiter sleeps at once (cmp: without a
+    # nap); Ctrl-C while it sleeps still ends the wait.
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    ping, pong = mp.Event(), mp.Event()
+    r, w = os.pipe()
+    try:
+        partner = _start(mp, _pinned_pong, ping, pong, cpu, 20)
+        waiter = _start(mp, _pinned_ping_then_wait, ping, pong, cpu, w, 20)
+        assert os.read(r, 1) == b"r"
+        _join_ok(partner)
+        deadline = time.monotonic() + TIMEOUT
+        while _state(waiter.pid) != "S":        # asleep inside pong.wait()
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        os.kill(waiter.pid, signal.SIGINT)
+        waiter.join(TIMEOUT)
+        assert waiter.exitcode == 42
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 # ---- Barrier ----------------------------------------------------------------
