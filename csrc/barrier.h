@@ -7,13 +7,13 @@
  *   +0   cmp_lock mutex     internal lock (owner: the process id), held
  *                           only to read-modify-write state and count and
  *                           while the action runs
- *   +16  uint32_t gen       the futex word: bumped on every state change
- *   +20  uint32_t sleepers  waiters inside futex_wait on `gen` (or about to)
- *   +24  int32_t state      BARRIER_FILLING / DRAINING / RESETTING / BROKEN
- *   +28  uint32_t count     threads inside wait()
- *   +32  uint32_t parties
- *   +36  uint32_t spin      adaptive spin estimate (spin.h)
- *   +40  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
+ *   +24  uint32_t gen       the futex word: bumped on every state change
+ *   +28  uint32_t sleepers  waiters inside futex_wait on `gen` (or about to)
+ *   +32  int32_t state      BARRIER_FILLING / DRAINING / RESETTING / BROKEN
+ *   +36  uint32_t count     threads inside wait()
+ *   +40  uint32_t parties
+ *   +44  uint32_t spin      adaptive spin estimate (spin.h)
+ *   +48  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * States (the stdlib's numbering, so the logic reads the same):
  *   BARRIER_FILLING    0  threads arrive; the last one runs the action

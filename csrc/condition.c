@@ -1,7 +1,15 @@
 /* condition.c - condition variable wait and notify (layout and states are
  * in condition.h). */
 #include "condition.h"
+
+#include <stddef.h>
+
 #include "spin.h"
+
+/* seq and owed are the lock's cmp_lock_debt (condition.h). */
+_Static_assert(offsetof(cmp_cond, seq) == offsetof(cmp_lock_debt, word) &&
+                   offsetof(cmp_cond, owed) == offsetof(cmp_lock_debt, n),
+               "seq and owed make a cmp_lock_debt");
 
 /* Take one token if there is one.  Acquire: the notifier's writes under
  * the user lock are visible once we re-acquire it anyway; acquire here
@@ -88,10 +96,12 @@ uint32_t cmp_cond_notify(cmp_cond *c, cmp_lock *l, uint32_t n)
     /* Release: a waiter that takes a token sees the count we wrote. */
     __atomic_fetch_add(&c->tokens, k, __ATOMIC_RELEASE);
     uint32_t now = __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&c->sleepers, __ATOMIC_SEQ_CST) != 0) {
-        /* We own the lock, so its word holds our id: mark it so that our
-         * release wakes the sleepers we move onto it.  Relaxed: the
-         * release's own read-modify-write of the word sees it. */
+    if (__atomic_load_n(&c->sleepers, __ATOMIC_SEQ_CST) != 0 &&
+        !cmp_lock_owe(l, (cmp_lock_debt *)c, k)) {
+        /* Another Condition's debt is pending on the lock: we own it, so
+         * its word holds our id: mark it so that our release wakes the
+         * sleepers we move onto it.  Relaxed: the release's own
+         * read-modify-write of the word sees it. */
         __atomic_fetch_or(&l->word, LOCK_WAITERS, __ATOMIC_RELAXED);
         syscall(SYS_futex, &c->seq, FUTEX_CMP_REQUEUE, 0,
                 (unsigned long)(k > 0x7fffffffu ? 0x7fffffffu : k), &l->word, now);
@@ -115,10 +125,8 @@ int cmp_cond_relock(cmp_cond *c, cmp_lock *l, uint32_t me, int slept,
 {
     if (slept) {
         /* Others may sleep on the lock word, moved there with us: then
-         * set LOCK_WAITERS again (lock.h).  Acquire: we take the lock. */
-        uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
-        if (__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+         * set LOCK_WAITERS again (lock.h). */
+        if (cmp_cond_relock_try(l, me, 1))
             return 0;
         return cmp_lock_acquire_slow(l, me, d);
     }

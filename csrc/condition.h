@@ -5,12 +5,16 @@
  * Shared layout (the body of a cmp object of kind CMP_KIND_CONDITION):
  *
  *   +0   uint32_t seq       the futex word: bumped by every notify that wakes
- *   +4   uint32_t waiters   waiters registered and not yet given a token
- *   +8   uint32_t tokens    wake-ups handed out by notify, not yet taken
- *   +12  uint32_t sleepers  waiters inside futex_wait on `seq` (or about to)
- *   +16  uint32_t spin      adaptive spin estimate for the wait (spin.h)
- *   +20  uint32_t lock_spin adaptive spin estimate for re-acquiring the lock
- *   +24  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
+ *   +4   uint32_t owed      sleepers on `seq` the user lock's release must
+ *                           wake (seq and owed are the cmp_lock_debt the
+ *                           lock points to, lock.h)
+ *   +8   uint32_t waiters   waiters registered and not yet given a token
+ *   +12  uint32_t tokens    wake-ups handed out by notify, not yet taken
+ *   +16  uint32_t sleepers  waiters inside futex_wait on `seq` (or about to)
+ *   +20  uint32_t spin      adaptive spin estimate for the wait (spin.h)
+ *   +24  uint32_t lock_spin adaptive spin estimate for re-acquiring the lock
+ *   +28  uint32_t pad
+ *   +32  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * The user's lock (a cmp Lock or RLock, separate object) guards `waiters`
  * and every change of `seq`: waiters register, notify runs, and a waiter
@@ -29,12 +33,28 @@
  *                waiters -= 1 (False)
  *
  * notify(n) (user lock held): k = min(n, waiters); waiters -= k;
- * tokens += k; seq += 1; if anyone sleeps, move up to k sleepers from seq
- * to the user lock's word (FUTEX_CMP_REQUEUE) and set the lock's
- * LOCK_WAITERS bit: they wake when the notifier releases the lock instead
- * of waking now only to block on the lock it still holds.  So at most n
- * waiters wake per notify(n), and only waiters that registered before it:
- * a later waiter is not eligible until the next notify.  Invariants:
+ * tokens += k; seq += 1; if anyone sleeps, owe k wake-ups (owed += k, the
+ * lock's LOCK_OWED, lock.h): the lock's next release, whoever makes it,
+ * wakes k sleepers of seq once the lock is free, instead of a wake now
+ * that would only make them block on the lock the notifier still holds.
+ * No system call in notify, one (FUTEX_WAKE) in the release.  When
+ * another Condition's debt is pending on the same lock, notify moves up
+ * to k sleepers from seq to the lock's word instead (FUTEX_CMP_REQUEUE)
+ * and sets LOCK_WAITERS: they wake one by one as the lock is released.
+ * So at most n waiters wake per notify(n), and only waiters that
+ * registered before it: a later waiter is not eligible until the next
+ * notify.
+ *
+ * A debt's FUTEX_WAKE comes after the lock is free, so a waiter that
+ * registers in between may already sleep on seq, not eligible.  Sleepers
+ * of one futex word are woken in the order they went to sleep (among
+ * threads of equal priority: every non-real-time thread), and every
+ * eligible sleeper went to sleep before the notify's bump of seq (one
+ * that comes later finds seq changed and takes its token), so the wake
+ * reaches the eligible ones first.  A real-time-priority late waiter can
+ * take the wake-up instead: it finds no token meant for it and sleeps
+ * again, and the eligible waiter takes its token when its nap ends
+ * (CMP_LIVENESS_INTERVAL): late, never lost.  Invariants:
  * waiters + tokens = the waiters present; tokens <= the eligible waiters
  * present (an eligible waiter that gives up prefers a token), hence a
  * waiter that gives up always finds its unit in `waiters` or `tokens`.
@@ -65,11 +85,13 @@
 
 typedef struct {
     uint32_t seq;
+    uint32_t owed;
     uint32_t waiters;
     uint32_t tokens;
     uint32_t sleepers;
     uint32_t spin;
     uint32_t lock_spin;
+    uint32_t pad;
     uint64_t seen[2];
 } cmp_cond;
 
@@ -91,6 +113,18 @@ int cmp_cond_wait(cmp_cond *c, cmp_lock *l, uint32_t epoch, const cmp_deadline *
 
 /* GAVE UP: with the user lock held.  1 when a token was taken after all. */
 int cmp_cond_give_up(cmp_cond *c, uint32_t epoch);
+
+/* One attempt to re-acquire the user lock `l` as `me` without waiting
+ * (after a sleep with LOCK_WAITERS when others may still sleep on the
+ * lock's word, lock.h).  Acquire: we take the lock. */
+static inline int cmp_cond_relock_try(cmp_lock *l, uint32_t me, int slept)
+{
+    if (!slept)
+        return cmp_lock_try(l, me);
+    uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
+    return __atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
 
 /* Re-acquire the user lock `l` as `me` (spinning adaptively first; with
  * LOCK_WAITERS when `slept`); the result of cmp_lock_acquire_slow.  Without

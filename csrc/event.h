@@ -21,6 +21,10 @@
  * A waiter remembers the word it saw and returns as soon as the flag is on
  * or the generation moved on: a set() quickly followed by clear() still
  * releases everybody who waited at the time (as threading.Event does).
+ *
+ * Sleeps are naps (spin.h), except that a wait without a timeout whose
+ * partner shares its CPU sleeps without the nap's timer (cmp_futex_sleep):
+ * an Event has no owner whose death a nap would notice.
  */
 #ifndef CMP_EVENT_H
 #define CMP_EVENT_H

@@ -8,11 +8,30 @@
  *   +4  uint32_t count   RLock: recursion depth (touched by the owner only)
  *   +8  uint32_t tid     Lock: kernel thread id of the acquiring thread,
  *                        written after the word (for repr and _is_mine only)
+ *   +12 uint32_t sleepers acquirers inside futex_wait on `word` (or about to)
+ *   +16 int64_t debt     with LOCK_OWED: where the wake-up a Condition owes
+ *                        its sleepers lives (cmp_lock_debt), as a byte offset
+ *                        from the lock
  *
  * States of `word`:
  *   LOCK_UNLOCKED           0: free
  *   owner                   held by `owner`, nobody sleeps on the word
  *   owner | LOCK_WAITERS    held, and a waiter may sleep: release must wake
+ *   owner | LOCK_OWED       held, and a Condition over this lock notified
+ *                           sleepers that are still asleep: release wakes
+ *                           them (after the word is free, so that they do
+ *                           not block on the lock again); may come with
+ *                           LOCK_WAITERS
+ *
+ * Owed wake-ups (condition.h): a notify under the lock moves no sleeper
+ * and makes no system call; it records the debt (set `debt`, then
+ * LOCK_OWED) and every release of the lock, whichever path it takes (the
+ * Condition's wait or __exit__, Lock.release, a Value's lock, another
+ * process releasing a Lock), reads and zeroes the debt while it still holds
+ * the word, frees the word, then wakes.  Only the holder sets LOCK_OWED and
+ * `debt`, and only a release clears them; a second Condition on the same
+ * lock that notifies while the first's debt is pending falls back to moving
+ * its sleepers onto the word (LOCK_WAITERS).
  *
  * Who sets LOCK_WAITERS: an acquirer before it sleeps, and a Condition's
  * notify when it moves sleepers onto the word.  A release clears it and
@@ -45,13 +64,27 @@
 
 #define LOCK_UNLOCKED 0u
 #define LOCK_WAITERS 0x40000000u
+#define LOCK_OWED 0x80000000u
 
 typedef struct {
     uint32_t word;
     uint32_t count;
     uint32_t tid;
     uint32_t sleepers;
+    int64_t debt;
 } cmp_lock;
+
+/* What a release pays for LOCK_OWED: wake `n` sleepers of the futex word
+ * `word` (a Condition's; guarded by the lock). */
+typedef struct {
+    uint32_t word;
+    uint32_t n;
+} cmp_lock_debt;
+
+/* Holder only: owe `n` more wake-ups on `d` at release.  1 when recorded,
+ * 0 when another debt is pending on the lock (the caller wakes its
+ * sleepers some other way). */
+int cmp_lock_owe(cmp_lock *l, cmp_lock_debt *d, uint32_t n);
 
 /* Fast path: one compare-exchange.  Acquire: the holder must see what the
  * previous holder wrote before it released. */

@@ -1,9 +1,11 @@
 """Semaphore, BoundedSemaphore, Event, Condition and Barrier: the stdlib's
 behaviour, run against both backends, across threads and processes."""
 import multiprocessing
+import os
 import pickle
 import queue
 import re
+import signal
 import threading
 import time
 
@@ -408,6 +410,132 @@ def test_condition_ping_pong_processes(mp):
             c.notify()
             assert c.wait_for(lambda: turns.get_value() == 2 * i + 2, TIMEOUT)
     _join_ok(p)
+
+
+def _release(lock):
+    lock.release()
+
+
+def test_condition_notify_then_any_release_wakes(mp):
+    # The wake-up notify owes is delivered however the lock is released
+    # afterwards: lock.release(), the Condition's release(), the lock's
+    # __exit__, or another process releasing the Lock.
+    lock = mp.Lock()
+    c, ready, results = mp.Condition(lock), mp.Semaphore(0), mp.Queue()
+    other_process = lambda: _join_ok(_start(mp, _release, lock))  # noqa: E731
+    for release in (lock.release, c.release, lambda: lock.__exit__(None, None, None),
+                    other_process):
+        p = _start(mp, _cond_waiter, c, ready, results)
+        assert ready.acquire(timeout=TIMEOUT)
+        lock.acquire()
+        c.notify()
+        release()
+        assert results.get(timeout=TIMEOUT) is True
+        _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
+def test_condition_notify_in_nested_rlock_wakes_on_last_release(mp):
+    c, ready, results = mp.Condition(), mp.Semaphore(0), mp.Queue()
+    p = _start(mp, _cond_waiter, c, ready, results)
+    assert ready.acquire(timeout=TIMEOUT)
+    with c:
+        with c:
+            c.notify()
+        c._lock.release()           # the last level: the lock is free now
+        assert results.get(timeout=TIMEOUT) is True
+        c._lock.acquire()
+    _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
+def test_conditions_sharing_a_lock_notified_together(mp):
+    lock = mp.Lock()
+    a, b = mp.Condition(lock), mp.Condition(lock)
+    ready, results = mp.Semaphore(0), mp.Queue()
+    ps = [_start(mp, _cond_waiter, cond, ready, results) for cond in (a, b, a, b)]
+    for _ in ps:
+        assert ready.acquire(timeout=TIMEOUT)
+    with lock:
+        a.notify(2)
+        b.notify(2)
+    assert [results.get(timeout=TIMEOUT) for _ in ps] == [True] * 4
+    _join_ok(*ps)
+    results.close()
+    results.join_thread()
+
+
+def _cond_wait_value(c, v, ready, results):
+    with c:
+        ready.release()
+        results.put(c.wait_for(lambda: v.value == 1, TIMEOUT))
+
+
+def test_condition_notify_released_through_a_value_sharing_the_lock(mp):
+    lock = mp.RLock()
+    v, c = mp.Value("i", 0, lock=lock), mp.Condition(lock)
+    ready, results = mp.Semaphore(0), mp.Queue()
+    p = _start(mp, _cond_wait_value, c, v, ready, results)
+    assert ready.acquire(timeout=TIMEOUT)
+    with v:
+        v.value = 1
+        c.notify()
+    assert results.get(timeout=TIMEOUT) is True
+    _join_ok(p)
+    results.close()
+    results.join_thread()
+
+
+def _pinned_ping_then_wait(ping, pong, cpu, w, rounds):
+    os.sched_setaffinity(0, {cpu})
+    for _ in range(rounds):
+        ping.set()
+        assert pong.wait(TIMEOUT)
+        pong.clear()
+    try:
+        os.write(w, b"r")
+        pong.wait()                 # the partner is gone: until interrupted
+    except KeyboardInterrupt:
+        os._exit(42)
+    os._exit(1)
+
+
+def _pinned_pong(ping, pong, cpu, rounds):
+    os.sched_setaffinity(0, {cpu})
+    for _ in range(rounds):
+        assert ping.wait(TIMEOUT)
+        ping.clear()
+        pong.set()
+
+
+def _state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def test_event_wait_beside_its_partner_on_one_cpu_is_interrupted(mp):
+    # Partners that share a CPU: the waiter sleeps at once (cmp: without a
+    # nap); Ctrl-C while it sleeps still ends the wait.
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    ping, pong = mp.Event(), mp.Event()
+    r, w = os.pipe()
+    try:
+        partner = _start(mp, _pinned_pong, ping, pong, cpu, 20)
+        waiter = _start(mp, _pinned_ping_then_wait, ping, pong, cpu, w, 20)
+        assert os.read(r, 1) == b"r"
+        _join_ok(partner)
+        deadline = time.monotonic() + TIMEOUT
+        while _state(waiter.pid) != "S":        # asleep inside pong.wait()
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        os.kill(waiter.pid, signal.SIGINT)
+        waiter.join(TIMEOUT)
+        assert waiter.exitcode == 42
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 # ---- Barrier ----------------------------------------------------------------

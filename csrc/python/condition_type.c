@@ -99,7 +99,7 @@ static int relock(cmp_cond *c, cmp_lock *l, int recursive, int slept)
     cmp_deadline forever = cmp_deadline_forever();
     PyObject *et = NULL, *ev = NULL, *tb = NULL;
     int r;
-    if (!slept && cmp_lock_try(l, me)) {
+    if (cmp_cond_relock_try(l, me, slept)) {
         r = 0;
     } else {
         for (;;) {

@@ -378,13 +378,14 @@ static void test_condition_stress(void)
 /* ---- hand-over after a wake-up ---------------------------------------- */
 
 /* Two processes sleep on a lock's word (as lock waiters, or as Condition
- * waiters that notify moved there).  The release wakes one: it must set
+ * waiters that notify moved there because another debt was pending).  The release wakes one: it must set
  * LOCK_WAITERS again for the other, still asleep; the other, woken last,
  * must not (its release would call futex_wake for nobody). */
 typedef struct {
     cond_box b;
     uint32_t taken;         /* acquisitions so far, under the lock */
     uint32_t kept[2];       /* per acquisition: LOCK_WAITERS was set */
+    cmp_lock_debt other;    /* another Condition's debt */
 } handoff_box;
 
 static void handoff_record(handoff_box *h)
@@ -448,8 +449,12 @@ static void handoff(void (*child)(void *, int), int notify)
         pids[i] = spawn(child, h, i);
     wait_both_asleep(h, pids);
     if (notify) {
+        /* Another Condition's debt is pending on the lock (owing nobody),
+         * so notify falls back to moving its sleepers onto the word. */
         CHECK(lock_acquire(&h->b.lock, me) == 0);
+        CHECK(cmp_lock_owe(&h->b.lock, &h->other, 0) == 1);
         CHECK(cmp_cond_notify(&h->b.cond, &h->b.lock, 2) == 2);
+        CHECK(h->b.cond.owed == 0 && (h->b.lock.word & LOCK_WAITERS));
     }
     CHECK(cmp_lock_release(&h->b.lock) == 0);
     for (int i = 0; i < 2; i++)
@@ -463,6 +468,128 @@ static void test_handoff(void)
     handoff(handoff_lock_child, 0);
     handoff(handoff_cond_child, 1);
     puts("ok hand-over: LOCK_WAITERS kept for a sleeper, dropped after the last");
+}
+
+/* ---- owed wake-ups (lock.h, condition.h) -------------------------------- */
+
+/* A waiter that sleeps on the condition's word with no nap: only a
+ * FUTEX_WAKE of that word (or a change of it) ends the sleep before the
+ * deadline, so a release that forgot the debt fails the check. */
+static void raw_cond_child(void *p, int i)
+{
+    (void)i;
+    cond_box *b = p;
+    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    uint32_t epoch = cmp_cond_register(&b->cond);
+    __atomic_fetch_add(&b->cond.sleepers, 1, __ATOMIC_SEQ_CST);
+    CHECK(cmp_sem_release(&b->ready) == 0);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    cmp_deadline d = soon();
+    int r;
+    while (__atomic_load_n(&b->cond.seq, __ATOMIC_SEQ_CST) == epoch)
+        CHECK((r = futex_wait(&b->cond.seq, epoch, &d)) == 0);
+    __atomic_fetch_sub(&b->cond.sleepers, 1, __ATOMIC_SEQ_CST);
+    CHECK(__atomic_fetch_sub(&b->cond.tokens, 1, __ATOMIC_ACQUIRE) >= 1);
+    CHECK(cmp_sem_release(&b->woken) == 0);
+}
+
+/* Until `n` children slept on the condition's word (or are about to). */
+static void wait_cond_sleepers(cond_box *b, const pid_t *pids, int n)
+{
+    cmp_deadline d = soon();
+    for (;;) {
+        int all = __atomic_load_n(&b->cond.sleepers, __ATOMIC_SEQ_CST) == (uint32_t)n;
+        for (int i = 0; all && i < n; i++)
+            all = asleep(pids[i]);
+        if (all)
+            return;
+        CHECK(!cmp_deadline_passed(&d));
+        usleep(1000);
+    }
+}
+
+/* The holder that notified dies: the next holder's release pays. */
+static void notify_and_die(void *p, int i)
+{
+    (void)i;
+    cond_box *b = p;
+    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 1);
+    kill(getpid(), SIGKILL);
+}
+
+/* Another process releases the Lock the parent notified under. */
+static void release_for_parent(void *p, int i)
+{
+    (void)i;
+    CHECK(cmp_lock_release(&((cond_box *)p)->lock) == 0);
+}
+
+static void test_condition_debt(void)
+{
+    cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
+    cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
+    cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
+    uint32_t me = cmp_self_pid();
+    pid_t pids[2];
+
+    /* notify records the debt, makes no system call; the release frees
+     * the word, then wakes exactly what was owed. */
+    for (int i = 0; i < 2; i++)
+        pids[i] = spawn(raw_cond_child, b, i);
+    for (int i = 0; i < 2; i++)
+        CHECK(sem_acquire(&b->ready, WAIT_SECONDS) == 0);
+    wait_cond_sleepers(b, pids, 2);
+    CHECK(lock_acquire(&b->lock, me) == 0);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 1);
+    CHECK(b->lock.word == (me | LOCK_OWED) && b->cond.owed == 1);
+    CHECK((char *)&b->lock + b->lock.debt == (char *)&b->cond);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 1);   /* adds up */
+    CHECK(b->lock.word == (me | LOCK_OWED) && b->cond.owed == 2);
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    CHECK(b->lock.word == LOCK_UNLOCKED && b->cond.owed == 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+        reap(pids[i], 0);
+    }
+    CHECK(b->cond.waiters == 0 && b->cond.tokens == 0 && b->cond.sleepers == 0);
+
+    /* Released by another process (a Lock may be): that release pays. */
+    pids[0] = spawn(raw_cond_child, b, 0);
+    CHECK(sem_acquire(&b->ready, WAIT_SECONDS) == 0);
+    wait_cond_sleepers(b, pids, 1);
+    CHECK(lock_acquire(&b->lock, me) == 0);
+    CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 1);
+    reap(spawn(release_for_parent, b, 0), 0);
+    CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+    reap(pids[0], 0);
+    CHECK(b->lock.word == LOCK_UNLOCKED && b->cond.owed == 0);
+
+    /* The notifier dies holding the lock: whoever takes it over keeps the
+     * debt (LOCK_OWED) and pays it on release. */
+    pids[0] = spawn(raw_cond_child, b, 0);
+    CHECK(sem_acquire(&b->ready, WAIT_SECONDS) == 0);
+    wait_cond_sleepers(b, pids, 1);
+    reap(spawn(notify_and_die, b, 0), 1);
+    CHECK(lock_acquire(&b->lock, me) == EOWNERDEAD);
+    CHECK((b->lock.word & (CMP_OWNER_MASK | LOCK_OWED)) == (me | LOCK_OWED));
+    CHECK(cmp_lock_release(&b->lock) == 0);
+    CHECK(sem_acquire(&b->woken, WAIT_SECONDS) == 0);
+    reap(pids[0], 0);
+    CHECK(b->lock.word == LOCK_UNLOCKED && b->cond.owed == 0);
+
+    /* An RLock pays at the release that frees it, not before. */
+    cmp_lock *rl = new_obj(CMP_KIND_RLOCK, sizeof *rl);
+    cmp_lock_debt *d = new_obj(CMP_KIND_CONDITION, sizeof *d);
+    uint32_t tid = cmp_self_tid();
+    CHECK(cmp_rlock_try(rl, tid) && cmp_rlock_try(rl, tid));
+    CHECK(cmp_lock_owe(rl, d, 3) == 1 && d->n == 3);
+    cmp_lock_debt other = {0, 0};
+    CHECK(cmp_lock_owe(rl, &other, 1) == 0 && other.n == 0);   /* one at a time */
+    CHECK(cmp_rlock_release(rl, tid) == 0 && d->n == 3 && (rl->word & LOCK_OWED));
+    CHECK(cmp_rlock_release(rl, tid) == 0 && d->n == 0 && rl->word == LOCK_UNLOCKED);
+    CHECK(cmp_lock_owe(rl, d, 1) == 0);                     /* not held */
+    puts("ok condition debt: notify owes, any release pays after freeing the lock");
 }
 
 /* ---- barrier ------------------------------------------------------------ */
@@ -591,6 +718,7 @@ int main(void)
     test_condition();
     test_condition_stress();
     test_handoff();
+    test_condition_debt();
     test_barrier();
     cmp_arena_destroy(arena);
     puts("all passed");
