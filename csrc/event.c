@@ -46,9 +46,8 @@ static int ready(void *p)
 int cmp_event_wait_slow(cmp_event *e, uint32_t seen, const cmp_deadline *d)
 {
     uint64_t start;
-    int spun;
     spin_arg a = {e, seen};
-    if (cmp_spin_ex(&e->spin, e->seen, ready, &a, &start, &spun))
+    if (cmp_spin(&e->spin, e->seen, ready, &a, &start))
         return 0;
     for (;;) {
         uint32_t v = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
@@ -62,7 +61,7 @@ int cmp_event_wait_slow(cmp_event *e, uint32_t seen, const cmp_deadline *d)
                 continue;
             v |= EVENT_WAITERS;
         }
-        int r = cmp_futex_sleep(&e->word, v, d, spun);
+        int r = cmp_futex_nap(&e->word, v, d);
         if (r == ETIMEDOUT || r == EINTR)
             return done(e, seen) ? 0 : r;
     }

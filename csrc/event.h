@@ -22,9 +22,10 @@
  * or the generation moved on: a set() quickly followed by clear() still
  * releases everybody who waited at the time (as threading.Event does).
  *
- * Sleeps are naps (spin.h), except that a wait without a timeout whose
- * partner shares its CPU sleeps without the nap's timer (cmp_futex_sleep):
- * an Event has no owner whose death a nap would notice.
+ * Every sleep is a nap (spin.h), also beside a partner on our own CPU where
+ * the nap's timer costs about a tenth of a round trip: without it, a Ctrl-C
+ * landing between the interpreter's last look at signals and the sleep
+ * would wait for the next set() (the hang cmp exists to avoid).
  */
 #ifndef CMP_EVENT_H
 #define CMP_EVENT_H

@@ -66,14 +66,11 @@ static inline void cmp_spin_learn(uint32_t *est, uint64_t took_ns)
  * cmp_spin_slept after a sleep). */
 typedef int (*cmp_ready_fn)(void *arg);
 
-/* As cmp_spin; *spun: 0 when a partner last ran on our CPU, so that it
- * only looked once (then cmp_futex_sleep may sleep without a nap). */
-static inline int cmp_spin_ex(uint32_t *est, uint64_t *seen, cmp_ready_fn ready,
-                              void *arg, uint64_t *start, int *spun)
+static inline int cmp_spin(uint32_t *est, uint64_t *seen,
+                           cmp_ready_fn ready, void *arg, uint64_t *start)
 {
     *start = cmp_now_ns();
-    *spun = cmp_spin_worthwhile(seen);
-    if (!*spun)
+    if (!cmp_spin_worthwhile(seen))
         return ready(arg);
     /* Relaxed: a hint. */
     uint64_t limit = 2u * (uint64_t)__atomic_load_n(est, __ATOMIC_RELAXED) +
@@ -90,13 +87,6 @@ static inline int cmp_spin_ex(uint32_t *est, uint64_t *seen, cmp_ready_fn ready,
         if (i % CMP_SPIN_CHECK_EVERY == 0 && cmp_now_ns() - *start >= limit)
             return 0;
     }
-}
-
-static inline int cmp_spin(uint32_t *est, uint64_t *seen,
-                           cmp_ready_fn ready, void *arg, uint64_t *start)
-{
-    int spun;
-    return cmp_spin_ex(est, seen, ready, arg, start, &spun);
 }
 
 /* After a sleep that ended with the wait satisfied. */
@@ -119,23 +109,6 @@ static inline int cmp_futex_nap(uint32_t *word, uint32_t expected,
     if (r == ETIMEDOUT && !cmp_deadline_passed(d))
         return EINTR;
     return r;
-}
-
-/* One sleep of a wait that has nothing but signals to look at between
- * wake-ups (no dead owner to notice): cmp_futex_nap, except that a wait
- * without a deadline that did not spin (`spun` 0: its partner shares our
- * CPU, and will wake us) sleeps without the nap's timer, which would cost
- * a sizeable part of a same-core round trip (arming and cancelling a
- * kernel timer per sleep).  A signal still ends that sleep (EINTR); only
- * one that lands in the instant between the interpreter's last check and
- * the sleep waits for the wake-up, as with the stdlib's waits.  A wait that
- * spun keeps its nap: its window was the whole spin. */
-static inline int cmp_futex_sleep(uint32_t *word, uint32_t expected,
-                                  const cmp_deadline *d, int spun)
-{
-    if (!spun && d->forever)
-        return futex_wait(word, expected, d);
-    return cmp_futex_nap(word, expected, d);
 }
 
 #endif /* CMP_SPIN_H */
