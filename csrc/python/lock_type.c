@@ -135,22 +135,6 @@ static PyObject *rlock_acquire(PyObject *self, PyObject *const *args,
     return acquire_common(self, args, nargs, kwnames, 1);
 }
 
-static PyObject *lock_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (do_acquire(self, 1, NULL, 0) < 0)
-        return NULL;
-    Py_RETURN_TRUE;
-}
-
-static PyObject *rlock_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    if (do_acquire(self, 1, NULL, 1) < 0)
-        return NULL;
-    Py_RETURN_TRUE;
-}
-
 /* release() is METH_FASTCALL rather than METH_NOARGS: the interpreter
  * (3.11) specialises calls of fastcall builtins, not of no-argument ones. */
 static int no_args(const char *method, Py_ssize_t nargs)
@@ -184,6 +168,22 @@ static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *lock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    if (no_args("__enter__", nargs) < 0 || do_acquire(self, 1, NULL, 0) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *rlock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    if (no_args("__enter__", nargs) < 0 || do_acquire(self, 1, NULL, 1) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
 }
 
 static PyObject *lock_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -269,10 +269,6 @@ static PyMethodDef lock_methods[] = {
      "Acquire the lock; return whether it was acquired."},
     {"release", (PyCFunction)(void (*)(void))lock_release, METH_FASTCALL,
      "release($self, /)\n--\n\nRelease the lock."},
-    {"__enter__", lock_enter, METH_NOARGS,
-     "__enter__($self, /)\n--\n\nAcquire the lock."},
-    {"__exit__", (PyCFunction)(void (*)(void))lock_exit, METH_FASTCALL,
-     "__exit__($self, /, *args)\n--\n\nRelease the lock."},
     {"_is_mine", lock_is_mine, METH_NOARGS,
      "_is_mine($self, /)\n--\n\nWhether the calling thread holds it."},
     {"_count", lock_count, METH_NOARGS,
@@ -293,10 +289,6 @@ static PyMethodDef rlock_methods[] = {
      "Acquire the lock (again, if this thread holds it)."},
     {"release", (PyCFunction)(void (*)(void))rlock_release, METH_FASTCALL,
      "release($self, /)\n--\n\nRelease the lock once."},
-    {"__enter__", rlock_enter, METH_NOARGS,
-     "__enter__($self, /)\n--\n\nAcquire the lock."},
-    {"__exit__", (PyCFunction)(void (*)(void))rlock_exit, METH_FASTCALL,
-     "__exit__($self, /, *args)\n--\n\nRelease the lock once."},
     {"_is_mine", rlock_is_mine, METH_NOARGS,
      "_is_mine($self, /)\n--\n\nWhether the calling thread holds it."},
     {"_count", rlock_count, METH_NOARGS,
@@ -309,6 +301,309 @@ static PyMethodDef rlock_methods[] = {
      "_is_zero($self, /)\n--\n\nWhether it is held."},
     {NULL, NULL, 0, NULL},
 };
+
+/* ---- __enter__ and __exit__ without a method object per `with` ---------
+ *
+ * `with lock:` looks __enter__ and __exit__ up on the type and binds both to
+ * the lock.  Ordinary C methods would allocate, track and free two method
+ * objects per `with`, about a third of what `with v.get_lock(): v.value += 1`
+ * costs.  So these two are descriptors of a type of this file's own
+ * (WithMethod), whose bound objects come from a small free list.  A bound
+ * WithMethod holds a reference to its lock, like a bound method; it looks
+ * like a built-in method to introspection (__self__, __name__,
+ * __text_signature__, repr, pickling, equality). */
+
+typedef PyObject *(*with_fn)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+typedef struct {
+    const char *name;
+    const char *signature;      /* __text_signature__ */
+    const char *doc;
+    with_fn fn;
+} with_def;
+
+typedef struct {
+    PyObject_HEAD
+    const with_def *def;
+    PyTypeObject *owner;        /* the type it is defined on: strong in the
+                                 * descriptor, borrowed when bound (the
+                                 * lock's type keeps it alive) */
+    PyObject *self;             /* the lock; NULL in the descriptor */
+    vectorcallfunc vectorcall;
+} WithMethod;
+
+static PyTypeObject *with_method_type;
+
+/* Bound objects let go, kept for the next bind (the GIL guards it). */
+#define WITH_FREE_MAX 16
+static WithMethod *with_free[WITH_FREE_MAX];
+static int with_nfree;
+
+static const with_def lock_enter_def = {
+    "__enter__", "($self, /)", "Acquire the lock.", lock_enter};
+static const with_def lock_exit_def = {
+    "__exit__", "($self, /, *args)", "Release the lock.", lock_exit};
+static const with_def rlock_enter_def = {
+    "__enter__", "($self, /)", "Acquire the lock.", rlock_enter};
+static const with_def rlock_exit_def = {
+    "__exit__", "($self, /, *args)", "Release the lock once.", rlock_exit};
+
+static int with_check_self(WithMethod *m, PyObject *obj)
+{
+    if (Py_IS_TYPE(obj, m->owner) || PyObject_TypeCheck(obj, m->owner))
+        return 0;
+    PyErr_Format(PyExc_TypeError,
+                 "descriptor '%s' for '%s' objects doesn't apply to a '%s' object",
+                 m->def->name, m->owner->tp_name, Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static PyObject *with_vectorcall(PyObject *op, PyObject *const *args,
+                                 size_t nargsf, PyObject *kwnames)
+{
+    WithMethod *m = (WithMethod *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", m->def->name);
+        return NULL;
+    }
+    if (m->self)
+        return m->def->fn(m->self, args, nargs);
+    /* Unbound (Lock.__enter__(lock)): the lock comes first. */
+    if (nargs < 1) {
+        PyErr_Format(PyExc_TypeError, "unbound method %s.%s() needs an argument",
+                     m->owner->tp_name, m->def->name);
+        return NULL;
+    }
+    if (with_check_self(m, args[0]) < 0)
+        return NULL;
+    return m->def->fn(args[0], args + 1, nargs - 1);
+}
+
+static PyObject *with_call(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    Py_ssize_t nkw = kwds ? PyDict_GET_SIZE(kwds) : 0;
+    if (nkw) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
+                     ((WithMethod *)op)->def->name);
+        return NULL;
+    }
+    return with_vectorcall(op, &PyTuple_GET_ITEM(args, 0),
+                           (size_t)PyTuple_GET_SIZE(args), NULL);
+}
+
+/* Binding: the hot half of every `with`. */
+static PyObject *with_get(PyObject *op, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    WithMethod *d = (WithMethod *)op, *b;
+    if (obj == NULL || d->self) {
+        Py_INCREF(op);
+        return op;
+    }
+    if (with_check_self(d, obj) < 0)
+        return NULL;
+    if (with_nfree > 0) {
+        b = with_free[--with_nfree];
+        PyObject_Init((PyObject *)b, Py_TYPE(d));
+    } else {
+        b = PyObject_GC_New(WithMethod, Py_TYPE(d));
+        if (!b)
+            return NULL;
+    }
+    b->def = d->def;
+    b->owner = d->owner;
+    Py_INCREF(obj);
+    b->self = obj;
+    b->vectorcall = with_vectorcall;
+    PyObject_GC_Track(b);
+    return (PyObject *)b;
+}
+
+static PyObject *with_new_descr(PyTypeObject *owner, const with_def *def)
+{
+    WithMethod *d = PyObject_GC_New(WithMethod, with_method_type);
+    if (!d)
+        return NULL;
+    d->def = def;
+    Py_INCREF(owner);
+    d->owner = owner;
+    d->self = NULL;
+    d->vectorcall = with_vectorcall;
+    PyObject_GC_Track(d);
+    return (PyObject *)d;
+}
+
+static void with_dealloc(PyObject *op)
+{
+    WithMethod *m = (WithMethod *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    if (m->self) {
+        Py_CLEAR(m->self);
+        if (with_nfree < WITH_FREE_MAX) {
+            with_free[with_nfree++] = m;
+            Py_DECREF(tp);
+            return;
+        }
+    } else {
+        Py_CLEAR(m->owner);
+    }
+    PyObject_GC_Del(op);
+    Py_DECREF(tp);
+}
+
+static int with_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    WithMethod *m = (WithMethod *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(m->self);
+    if (!m->self)
+        Py_VISIT(m->owner);
+    return 0;
+}
+
+static PyObject *with_repr(PyObject *op)
+{
+    WithMethod *m = (WithMethod *)op;
+    if (m->self)
+        return PyUnicode_FromFormat("<built-in method %s of %s object at %p>",
+                                    m->def->name, Py_TYPE(m->self)->tp_name, m->self);
+    return PyUnicode_FromFormat("<method '%s' of '%s' objects>",
+                                m->def->name, m->owner->tp_name);
+}
+
+static PyObject *with_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, Py_TYPE(a)))
+        Py_RETURN_NOTIMPLEMENTED;
+    WithMethod *x = (WithMethod *)a, *y = (WithMethod *)b;
+    int eq = x->def == y->def && x->self == y->self && x->owner == y->owner;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static Py_hash_t with_hash(PyObject *op)
+{
+    WithMethod *m = (WithMethod *)op;
+    Py_hash_t h = (Py_hash_t)(((uintptr_t)m->self >> 4) ^ (uintptr_t)m->def);
+    return h == -1 ? -2 : h;
+}
+
+static PyObject *with_reduce(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    WithMethod *m = (WithMethod *)op;
+    PyObject *getattr = PyDict_GetItemString(PyEval_GetBuiltins(), "getattr");
+    if (!getattr)
+        return NULL;
+    return Py_BuildValue("O(Os)", getattr,
+                         m->self ? m->self : (PyObject *)m->owner, m->def->name);
+}
+
+static PyObject *with_get_self(PyObject *op, void *unused)
+{
+    (void)unused;
+    WithMethod *m = (WithMethod *)op;
+    if (!m->self) {
+        PyErr_Format(PyExc_AttributeError, "'%s' object has no attribute '__self__'",
+                     Py_TYPE(op)->tp_name);
+        return NULL;
+    }
+    Py_INCREF(m->self);
+    return m->self;
+}
+
+static PyObject *with_get_objclass(PyObject *op, void *unused)
+{
+    (void)unused;
+    PyObject *owner = (PyObject *)((WithMethod *)op)->owner;
+    Py_INCREF(owner);
+    return owner;
+}
+
+static PyObject *with_get_name(PyObject *op, void *unused)
+{
+    (void)unused;
+    return PyUnicode_FromString(((WithMethod *)op)->def->name);
+}
+
+static PyObject *with_get_qualname(PyObject *op, void *unused)
+{
+    (void)unused;
+    WithMethod *m = (WithMethod *)op;
+    PyObject *q = PyObject_GetAttrString((PyObject *)m->owner, "__qualname__");
+    if (!q)
+        return NULL;
+    PyObject *r = PyUnicode_FromFormat("%U.%s", q, m->def->name);
+    Py_DECREF(q);
+    return r;
+}
+
+static PyObject *with_get_doc(PyObject *op, void *unused)
+{
+    (void)unused;
+    return PyUnicode_FromString(((WithMethod *)op)->def->doc);
+}
+
+static PyObject *with_get_signature(PyObject *op, void *unused)
+{
+    (void)unused;
+    return PyUnicode_FromString(((WithMethod *)op)->def->signature);
+}
+
+static PyGetSetDef with_getset[] = {
+    {"__self__", with_get_self, NULL, NULL, NULL},
+    {"__objclass__", with_get_objclass, NULL, NULL, NULL},
+    {"__name__", with_get_name, NULL, NULL, NULL},
+    {"__qualname__", with_get_qualname, NULL, NULL, NULL},
+    {"__doc__", with_get_doc, NULL, NULL, NULL},
+    {"__text_signature__", with_get_signature, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef with_methods[] = {
+    {"__reduce__", with_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef with_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(WithMethod, vectorcall), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot with_slots[] = {
+    {Py_tp_dealloc, with_dealloc},
+    {Py_tp_traverse, with_traverse},
+    {Py_tp_call, with_call},
+    {Py_tp_descr_get, with_get},
+    {Py_tp_repr, with_repr},
+    {Py_tp_richcompare, with_richcompare},
+    {Py_tp_hash, with_hash},
+    {Py_tp_getset, with_getset},
+    {Py_tp_methods, with_methods},
+    {Py_tp_members, with_members},
+    {0, NULL},
+};
+
+static PyType_Spec with_spec = {
+    "_cmp.lock_method", sizeof(WithMethod), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL, with_slots,
+};
+
+/* Put __enter__ and __exit__ on a lock type. */
+static int add_with_methods(PyObject *tp, const with_def *enter, const with_def *exit)
+{
+    const with_def *defs[2] = {enter, exit};
+    for (int i = 0; i < 2; i++) {
+        PyObject *d = with_new_descr((PyTypeObject *)tp, defs[i]);
+        if (!d || PyObject_SetAttrString(tp, defs[i]->name, d) < 0) {
+            Py_XDECREF(d);
+            return -1;
+        }
+        Py_DECREF(d);
+    }
+    return 0;
+}
 
 /* Adds the shared methods (_handle, _drop_handle, _rebuild) to a type. */
 int cmp_add_shared_type(PyObject *module, PyType_Spec *spec, uint32_t kind,
@@ -384,7 +679,13 @@ int cmp_add_lock_types(PyObject *module)
         Py_DECREF(cmp_OwnerDiedWarning);
         return -1;
     }
-    if (cmp_add_shared_type(module, &lock_spec, CMP_KIND_LOCK, NULL) < 0)
+    with_method_type = (PyTypeObject *)PyType_FromSpec(&with_spec);
+    if (!with_method_type)
         return -1;
-    return cmp_add_shared_type(module, &rlock_spec, CMP_KIND_RLOCK, NULL);
+    PyObject *lock, *rlock;
+    if (cmp_add_shared_type(module, &lock_spec, CMP_KIND_LOCK, &lock) < 0 ||
+        add_with_methods(lock, &lock_enter_def, &lock_exit_def) < 0 ||
+        cmp_add_shared_type(module, &rlock_spec, CMP_KIND_RLOCK, &rlock) < 0)
+        return -1;
+    return add_with_methods(rlock, &rlock_enter_def, &rlock_exit_def);
 }
