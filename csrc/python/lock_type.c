@@ -2,6 +2,7 @@
 #include "shared.h"
 #include "../lock.h"
 
+#include <string.h>
 #include <structmember.h>
 
 typedef struct {
@@ -28,21 +29,77 @@ static int wait_lock(void *p, const cmp_deadline *d)
     return cmp_lock_acquire_slow(w->l, w->me, d);
 }
 
+/* A type's name without its module ("Lock", as the stdlib's messages say). */
+static const char *short_name(PyTypeObject *tp)
+{
+    const char *dot = strrchr(tp->tp_name, '.');
+    return dot ? dot + 1 : tp->tp_name;
+}
+
+/* Lock(*, ctx) and RLock(*, ctx), as the stdlib's: ctx is required, and
+ * unused (every context of the tree shares the one arena). */
 static int lock_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    uint32_t kind;
-    static char *kwlist[] = {NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, ":Lock", kwlist))
+    const char *name = short_name(Py_TYPE(self));
+    if (PyTuple_GET_SIZE(args)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s.__init__() takes 1 positional argument but %zd were given",
+                     name, PyTuple_GET_SIZE(args) + 1);
         return -1;
+    }
+    PyObject *key;
+    Py_ssize_t pos = 0;
+    int ctx = 0;
+    while (kwds && PyDict_Next(kwds, &pos, &key, NULL)) {
+        if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "ctx") != 0) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s.__init__() got an unexpected keyword argument '%S'",
+                         name, key);
+            return -1;
+        }
+        ctx = 1;
+    }
+    if (!ctx) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s.__init__() missing 1 required keyword-only argument: 'ctx'",
+                     name);
+        return -1;
+    }
     PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "_kind");
     if (!k)
         return -1;
-    kind = (uint32_t)PyLong_AsUnsignedLong(k);
+    uint32_t kind = (uint32_t)PyLong_AsUnsignedLong(k);
     Py_DECREF(k);
     if (PyErr_Occurred())
         return -1;
     return cmp_shared_create((cmp_shared *)self, kind, sizeof(cmp_lock));
 }
+
+static void lock_dealloc(PyObject *self)
+{
+    if (((cmp_shared *)self)->weakreflist)
+        PyObject_ClearWeakRefs(self);
+    cmp_shared_dealloc(self);
+}
+
+/* Stdlib code reaches into a lock's SemLock (JoinableQueue.join calls
+ * _semlock._is_zero()): a cmp lock is its own. */
+static PyObject *lock_semlock(PyObject *self, void *unused)
+{
+    (void)unused;
+    Py_INCREF(self);
+    return self;
+}
+
+static PyGetSetDef lock_getset[] = {
+    {"_semlock", lock_semlock, NULL, "The lock itself (the stdlib's SemLock).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef lock_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
 
 /* After a successful slow acquire: warn when the owner had died.  Returns
  * 0, or -1 (lock released again) when the warning was raised as an error. */
@@ -64,6 +121,22 @@ static int owner_died(cmp_lock *l, int recursive)
         return -1;
     }
     return 0;
+}
+
+/* The uncontended acquire, inline in the hot methods: 1 when taken, 0 when
+ * the caller must go the slow way (do_acquire: not initialised, held). */
+static inline int try_fast(PyObject *self, int recursive)
+{
+    cmp_lock *l = LOCK(self);
+    if (__builtin_expect(l == NULL, 0))
+        return 0;
+    if (recursive)
+        return cmp_rlock_try(l, cmp_self_tid());
+    if (!cmp_lock_try(l, cmp_self_pid()))
+        return 0;
+    /* Relaxed: tid is informational (repr, _is_mine). */
+    __atomic_store_n(&l->tid, cmp_self_tid(), __ATOMIC_RELAXED);
+    return 1;
 }
 
 /* Shared by Lock and RLock: 1 acquired, 0 not, -1 error. */
@@ -108,7 +181,7 @@ static PyObject *acquire_common(PyObject *self, PyObject *const *args,
     PyObject *a[2] = {NULL, NULL};
     if (nargs == 0 && kwnames == NULL) {
         /* acquire(): no arguments to parse. */
-        if (do_acquire(self, 1, NULL, recursive) < 0)
+        if (!try_fast(self, recursive) && do_acquire(self, 1, NULL, recursive) < 0)
             return NULL;
         Py_RETURN_TRUE;
     }
@@ -173,7 +246,9 @@ static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t
 static PyObject *lock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (no_args("__enter__", nargs) < 0 || do_acquire(self, 1, NULL, 0) < 0)
+    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
+        return NULL;
+    if (!try_fast(self, 0) && do_acquire(self, 1, NULL, 0) < 0)
         return NULL;
     Py_RETURN_TRUE;
 }
@@ -181,7 +256,9 @@ static PyObject *lock_enter(PyObject *self, PyObject *const *args, Py_ssize_t na
 static PyObject *rlock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (no_args("__enter__", nargs) < 0 || do_acquire(self, 1, NULL, 1) < 0)
+    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
+        return NULL;
+    if (!try_fast(self, 1) && do_acquire(self, 1, NULL, 1) < 0)
         return NULL;
     Py_RETURN_TRUE;
 }
@@ -329,6 +406,9 @@ typedef struct {
                                  * descriptor, borrowed when bound (the
                                  * lock's type keeps it alive) */
     PyObject *self;             /* the lock; NULL in the descriptor */
+    PyTypeObject *seen;         /* descriptor: the last subtype of owner
+                                 * it bound to (strong), to skip the
+                                 * subtype check next time */
     vectorcallfunc vectorcall;
 } WithMethod;
 
@@ -354,7 +434,7 @@ static int with_check_self(WithMethod *m, PyObject *obj)
         return 0;
     PyErr_Format(PyExc_TypeError,
                  "descriptor '%s' for '%s' objects doesn't apply to a '%s' object",
-                 m->def->name, m->owner->tp_name, Py_TYPE(obj)->tp_name);
+                 m->def->name, short_name(m->owner), short_name(Py_TYPE(obj)));
     return -1;
 }
 
@@ -372,7 +452,7 @@ static PyObject *with_vectorcall(PyObject *op, PyObject *const *args,
     /* Unbound (Lock.__enter__(lock)): the lock comes first. */
     if (nargs < 1) {
         PyErr_Format(PyExc_TypeError, "unbound method %s.%s() needs an argument",
-                     m->owner->tp_name, m->def->name);
+                     short_name(m->owner), m->def->name);
         return NULL;
     }
     if (with_check_self(m, args[0]) < 0)
@@ -401,8 +481,13 @@ static PyObject *with_get(PyObject *op, PyObject *obj, PyObject *type)
         Py_INCREF(op);
         return op;
     }
-    if (with_check_self(d, obj) < 0)
-        return NULL;
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp != d->owner && tp != d->seen) {
+        if (with_check_self(d, obj) < 0)
+            return NULL;
+        Py_INCREF(tp);
+        Py_XSETREF(d->seen, tp);
+    }
     if (with_nfree > 0) {
         b = with_free[--with_nfree];
         PyObject_Init((PyObject *)b, Py_TYPE(d));
@@ -415,8 +500,12 @@ static PyObject *with_get(PyObject *op, PyObject *obj, PyObject *type)
     b->owner = d->owner;
     Py_INCREF(obj);
     b->self = obj;
+    b->seen = NULL;
     b->vectorcall = with_vectorcall;
-    PyObject_GC_Track(b);
+    /* A lock of a type without GC cannot be part of a cycle, and neither
+     * can this then: the collector need not know it. */
+    if (PyType_IS_GC(tp))
+        PyObject_GC_Track(b);
     return (PyObject *)b;
 }
 
@@ -429,6 +518,7 @@ static PyObject *with_new_descr(PyTypeObject *owner, const with_def *def)
     Py_INCREF(owner);
     d->owner = owner;
     d->self = NULL;
+    d->seen = NULL;
     d->vectorcall = with_vectorcall;
     PyObject_GC_Track(d);
     return (PyObject *)d;
@@ -448,6 +538,7 @@ static void with_dealloc(PyObject *op)
         }
     } else {
         Py_CLEAR(m->owner);
+        Py_CLEAR(m->seen);
     }
     PyObject_GC_Del(op);
     Py_DECREF(tp);
@@ -458,8 +549,10 @@ static int with_traverse(PyObject *op, visitproc visit, void *arg)
     WithMethod *m = (WithMethod *)op;
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(m->self);
-    if (!m->self)
+    if (!m->self) {
         Py_VISIT(m->owner);
+        Py_VISIT(m->seen);
+    }
     return 0;
 }
 
@@ -468,9 +561,9 @@ static PyObject *with_repr(PyObject *op)
     WithMethod *m = (WithMethod *)op;
     if (m->self)
         return PyUnicode_FromFormat("<built-in method %s of %s object at %p>",
-                                    m->def->name, Py_TYPE(m->self)->tp_name, m->self);
+                                    m->def->name, short_name(Py_TYPE(m->self)), m->self);
     return PyUnicode_FromFormat("<method '%s' of '%s' objects>",
-                                m->def->name, m->owner->tp_name);
+                                m->def->name, short_name(m->owner));
 }
 
 static PyObject *with_richcompare(PyObject *a, PyObject *b, int op)
@@ -639,19 +732,32 @@ int cmp_add_shared_type(PyObject *module, PyType_Spec *spec, uint32_t kind,
     return 0;
 }
 
+/* cmp.synchronize.Lock and RLock are these types themselves (the Python
+ * layer adds __repr__ and __reduce__ to them): a lock's hot methods resolve
+ * on an exact C type. */
 static PyType_Slot lock_slots[] = {
     {Py_tp_init, lock_init},
-    {Py_tp_dealloc, cmp_shared_dealloc},
+    {Py_tp_dealloc, lock_dealloc},
     {Py_tp_methods, lock_methods},
-    {Py_tp_doc, "Lock()\n--\n\nA process-shared non-recursive lock."},
+    {Py_tp_getset, lock_getset},
+    {Py_tp_members, lock_members},
+    {Py_tp_doc, "Lock(*, ctx)\n--\n\n"
+                "A non-recursive lock shared by the processes of a tree.\n\n"
+                "If the process holding it dies, the next acquirer takes it over and an\n"
+                "OwnerDiedWarning says so."},
     {0, NULL},
 };
 
 static PyType_Slot rlock_slots[] = {
     {Py_tp_init, lock_init},
-    {Py_tp_dealloc, cmp_shared_dealloc},
+    {Py_tp_dealloc, lock_dealloc},
     {Py_tp_methods, rlock_methods},
-    {Py_tp_doc, "RLock()\n--\n\nA process-shared recursive lock."},
+    {Py_tp_getset, lock_getset},
+    {Py_tp_members, lock_members},
+    {Py_tp_doc, "RLock(*, ctx)\n--\n\n"
+                "A recursive lock shared by the processes of a tree.\n\n"
+                "If the thread holding it dies, the next acquirer takes it over and an\n"
+                "OwnerDiedWarning says so."},
     {0, NULL},
 };
 
