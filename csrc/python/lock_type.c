@@ -528,7 +528,9 @@ static void with_dealloc(PyObject *op)
 {
     WithMethod *m = (WithMethod *)op;
     PyTypeObject *tp = Py_TYPE(op);
-    PyObject_GC_UnTrack(op);
+    /* Tracked unless bound to a lock without GC (with_get). */
+    if (!m->self || PyType_IS_GC(Py_TYPE(m->self)))
+        PyObject_GC_UnTrack(op);
     if (m->self) {
         Py_CLEAR(m->self);
         if (with_nfree < WITH_FREE_MAX) {
