@@ -1,6 +1,7 @@
 """Lock and RLock: the stdlib's behaviour, run against both backends."""
 import inspect
 import threading
+import weakref
 
 import pytest
 
@@ -87,3 +88,17 @@ def test_with_methods_are_bound_methods(mp, kind):
     lock.release()
     with getattr(mp, kind)():
         pass
+
+
+@pytest.mark.parametrize('kind', ['Lock', 'RLock'])
+def test_lock_weakref_and_class(mp, kind):
+    lock = getattr(mp, kind)()
+    assert str(inspect.signature(type(lock))) == '(*, ctx)'
+    with pytest.raises(TypeError):
+        type(lock)()
+    ref = weakref.ref(lock)
+    with lock:
+        assert ref() is lock
+    # Nothing the with-statement bound keeps the lock alive.
+    del lock
+    assert ref() is None
