@@ -34,7 +34,7 @@ def _thread_of_this_process(native_id):
 
 
 class _SemLockLike:
-    """What Lock, RLock and the semaphores share on top of their C types."""
+    """What the semaphores share on top of their C types."""
     __slots__ = ()
 
     # Stdlib code reaches into a lock's or semaphore's SemLock (for example
@@ -45,57 +45,63 @@ class _SemLockLike:
         return reduce_shared(self)
 
 
-class Lock(_SemLockLike, _cmp.Lock):
-    """A non-recursive lock shared by the processes of a tree.
-
-    If the process holding it dies, the next acquirer takes it over and an
-    OwnerDiedWarning says so.
-    """
-    __slots__ = ('__weakref__',)
-
-    def __init__(self, *, ctx):
-        super().__init__()
-
-    def __repr__(self):
-        try:
-            if self._is_mine():
-                name = _holder_name()
-            elif self._get_value() == 1:
-                name = 'None'
-            elif self._owner() == _process.current_process().pid:
-                name = 'SomeOtherThread'
-            else:
-                name = 'SomeOtherProcess'
-        except Exception:
-            name = 'unknown'
-        return '<%s(owner=%s)>' % (self.__class__.__name__, name)
+def _lock_repr(self):
+    try:
+        if self._is_mine():
+            name = _holder_name()
+        elif self._get_value() == 1:
+            name = 'None'
+        elif self._owner() == _process.current_process().pid:
+            name = 'SomeOtherThread'
+        else:
+            name = 'SomeOtherProcess'
+    except Exception:
+        name = 'unknown'
+    return '<%s(owner=%s)>' % (self.__class__.__name__, name)
 
 
-class RLock(_SemLockLike, _cmp.RLock):
-    """A recursive lock shared by the processes of a tree.
+def _rlock_repr(self):
+    try:
+        if self._is_mine():
+            name = _holder_name()
+            count = self._count()
+        elif self._get_value() == 1:
+            name, count = 'None', 0
+        elif _thread_of_this_process(self._owner()):
+            name, count = 'SomeOtherThread', 'nonzero'
+        else:
+            name, count = 'SomeOtherProcess', 'nonzero'
+    except Exception:
+        name, count = 'unknown', 'unknown'
+    return '<%s(%s, %s)>' % (self.__class__.__name__, name, count)
 
-    If the thread holding it dies, the next acquirer takes it over and an
-    OwnerDiedWarning says so.
-    """
-    __slots__ = ('__weakref__',)
 
-    def __init__(self, *, ctx):
-        super().__init__()
+def _own(cls, repr_):
+    """Lock and RLock are the C types themselves, not Python subclasses:
+    ``with lock:`` and ``lock.acquire()`` then resolve on an exact C type
+    (the interpreter's fast paths for C methods want the exact type, and no
+    subtype check is paid per call).  The C type provides __init__(*, ctx),
+    the hot methods, weak references and _semlock; the policy (repr,
+    pickling) is added here."""
+    cls.__repr__ = repr_
+    cls.__reduce__ = reduce_shared
+    cls.__module__ = __name__
+    if cls.__text_signature__ is None:
+        # Before 3.11 a heap type's signature line is not read from its
+        # docstring: inspect.signature(Lock) must still say (*, ctx).
+        import inspect
+        cls.__signature__ = inspect.signature(getattr(_mpsync, cls.__name__))
+    return cls
 
-    def __repr__(self):
-        try:
-            if self._is_mine():
-                name = _holder_name()
-                count = self._count()
-            elif self._get_value() == 1:
-                name, count = 'None', 0
-            elif _thread_of_this_process(self._owner()):
-                name, count = 'SomeOtherThread', 'nonzero'
-            else:
-                name, count = 'SomeOtherProcess', 'nonzero'
-        except Exception:
-            name, count = 'unknown', 'unknown'
-        return '<%s(%s, %s)>' % (self.__class__.__name__, name, count)
+
+# A non-recursive lock shared by the processes of a tree: if the process
+# holding it dies, the next acquirer takes it over and an OwnerDiedWarning
+# says so.
+Lock = _own(_cmp.Lock, _lock_repr)
+
+# A recursive lock shared by the processes of a tree: if the thread holding
+# it dies, the next acquirer takes it over and an OwnerDiedWarning says so.
+RLock = _own(_cmp.RLock, _rlock_repr)
 
 
 class Semaphore(_SemLockLike, _cmp.Semaphore):

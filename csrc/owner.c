@@ -11,39 +11,31 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static uint32_t cached_pid;
-/* initial-exec: one %fs-relative load instead of a __tls_get_addr call. */
-static __thread uint32_t cached_tid __attribute__((tls_model("initial-exec")));
+uint32_t cmp_cached_pid;
+__thread uint32_t cmp_cached_tid;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* In the child only the forking thread survives: its caches are the stale
  * ones, and they are reset here. */
 static void reset_after_fork(void)
 {
-    cached_pid = 0;
-    cached_tid = 0;
+    cmp_cached_pid = 0;
+    cmp_cached_tid = 0;
 }
 
 static void install_atfork(void) { pthread_atfork(NULL, NULL, reset_after_fork); }
 
-uint32_t cmp_self_pid(void)
+/* The slow halves of cmp_self_pid and cmp_self_tid (owner.h). */
+uint32_t cmp_read_pid(void)
 {
-    uint32_t p = cached_pid;
-    if (p == 0) {
-        pthread_once(&atfork_once, install_atfork);
-        p = cached_pid = (uint32_t)getpid();
-    }
-    return p;
+    pthread_once(&atfork_once, install_atfork);
+    return cmp_cached_pid = (uint32_t)getpid();
 }
 
-uint32_t cmp_self_tid(void)
+uint32_t cmp_read_tid(void)
 {
-    uint32_t t = cached_tid;
-    if (t == 0) {
-        pthread_once(&atfork_once, install_atfork);
-        t = cached_tid = (uint32_t)syscall(SYS_gettid);
-    }
-    return t;
+    pthread_once(&atfork_once, install_atfork);
+    return cmp_cached_tid = (uint32_t)syscall(SYS_gettid);
 }
 
 int cmp_owner_alive(uint32_t id)

@@ -20,8 +20,26 @@
 /* Spins before a waiter goes to sleep on a futex. */
 #define CMP_SPIN_LIMIT 100
 
-uint32_t cmp_self_pid(void);
-uint32_t cmp_self_tid(void);
+/* The caches (owner.c): 0 until first read, and again after fork.  The
+ * thread's is initial-exec TLS: one %fs-relative load, no call. */
+extern uint32_t cmp_cached_pid __attribute__((visibility("hidden")));
+extern __thread uint32_t cmp_cached_tid
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+uint32_t cmp_read_pid(void);
+uint32_t cmp_read_tid(void);
+
+/* The process id and this thread's kernel id: inline on the hot paths. */
+static inline uint32_t cmp_self_pid(void)
+{
+    uint32_t p = cmp_cached_pid;
+    return __builtin_expect(p != 0, 1) ? p : cmp_read_pid();
+}
+
+static inline uint32_t cmp_self_tid(void)
+{
+    uint32_t t = cmp_cached_tid;
+    return __builtin_expect(t != 0, 1) ? t : cmp_read_tid();
+}
 
 /* 1 while the process or thread `id` exists and is not a zombie. */
 int cmp_owner_alive(uint32_t id);

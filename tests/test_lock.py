@@ -1,5 +1,7 @@
 """Lock and RLock: the stdlib's behaviour, run against both backends."""
+import inspect
 import threading
+import weakref
 
 import pytest
 
@@ -58,3 +60,45 @@ def test_lock_across_processes(mp):
     lock.release()
     p.join(TIMEOUT)
     assert p.exitcode == 0
+
+
+@pytest.mark.parametrize('kind', ['Lock', 'RLock'])
+def test_with_methods_are_bound_methods(mp, kind):
+    lock = getattr(mp, kind)()
+    enter, exit_ = lock.__enter__, lock.__exit__
+    assert enter.__self__ is lock and exit_.__self__ is lock
+    assert (enter.__name__, exit_.__name__) == ('__enter__', '__exit__')
+    assert enter == lock.__enter__ and enter != exit_
+    assert hash(enter) == hash(lock.__enter__)
+    assert str(inspect.signature(enter)) == '()'
+    assert str(inspect.signature(exit_)) == '(*args)'
+    assert type(lock).__enter__(lock) is True
+    type(lock).__exit__(lock, None, None, None)
+    with pytest.raises(TypeError):
+        enter(1)
+    # A bound method keeps its lock alive.
+    enter = getattr(mp, kind)().__enter__
+    assert enter() is True
+    assert repr(enter.__self__).startswith('<%s(' % kind)
+    enter.__self__.__exit__(None, None, None)
+    with pytest.raises(KeyError):
+        with lock:
+            raise KeyError
+    assert lock.acquire(False) is True
+    lock.release()
+    with getattr(mp, kind)():
+        pass
+
+
+@pytest.mark.parametrize('kind', ['Lock', 'RLock'])
+def test_lock_weakref_and_class(mp, kind):
+    lock = getattr(mp, kind)()
+    assert str(inspect.signature(type(lock))) == '(*, ctx)'
+    with pytest.raises(TypeError):
+        type(lock)()
+    ref = weakref.ref(lock)
+    with lock:
+        assert ref() is lock
+    # Nothing the with-statement bound keeps the lock alive.
+    del lock
+    assert ref() is None
