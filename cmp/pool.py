@@ -1049,7 +1049,7 @@ class _Core:
                     cap = w.cap(maxtasks)
                 else:
                     cap = 2 if svc == 0 else min(_PREFETCH_MAX, max(
-                        _PREFETCH_MIN, int(_PREFETCH_TARGET / (svc * k))))
+                        _PREFETCH_MIN, int(_PREFETCH_TARGET / svc)))
                     if maxtasks is not None:
                         cap = min(cap, maxtasks - w.assigned + len(w.fifo))
                 if (len(w.fifo) < cap
