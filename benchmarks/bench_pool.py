@@ -158,10 +158,34 @@ def sleeps(mp, quick):
     p.join()
     if got != list(range(n)):
         raise AssertionError('wrong results')
-    # The ideal: each worker sleeps back to back (time.sleep itself
-    # overshoots, so measure what one sleep really takes here).
-    t1 = time.perf_counter()
-    for _ in range(50):
-        time.sleep(0.001)
-    one = (time.perf_counter() - t1) / 50
-    return 100.0 * (n * one / WORKERS) / elapsed
+    return 100.0 * (n * _one_sleep(50 if quick else 200) / WORKERS) / elapsed
+
+
+def _one_sleep(count):
+    """What one time.sleep(0.001) really takes here (it overshoots), in the
+    workers' conditions: WORKERS forked processes sleeping back to back at
+    the same time, `count` sleeps each; the mean over them."""
+    import os
+    import struct
+    r, w = os.pipe()
+    pids = []
+    for _ in range(WORKERS):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                t0 = time.perf_counter()
+                for _ in range(count):
+                    time.sleep(0.001)
+                os.write(w, struct.pack('d', (time.perf_counter() - t0) / count))
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    os.close(w)
+    with os.fdopen(r, 'rb') as f:
+        data = f.read()
+    for pid in pids:
+        os.waitpid(pid, 0)
+    ones = [v for (v,) in struct.iter_unpack('d', data)]
+    if len(ones) != WORKERS:
+        raise AssertionError('a sleeping process failed')
+    return sum(ones) / len(ones)

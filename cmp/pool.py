@@ -83,6 +83,12 @@ _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
 _BATCH = b'B'                   # starts a message of several map chunks
 _COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
+# A result message is a pickle (it starts with b'\x80'), or one map chunk's
+# packed list of plain numbers (starts with _pool_pack's b'i' or b'f'), or
+# _PACKED_BATCH and then a batch's pickled results with packed lists as bytes.
+_PACKED_BATCH = b'Q'
+_PACK = _cmp._pool_pack
+_UNPACK = _cmp._pool_unpack
 _RING_SLOTS = 1024              # cells of each ring: 64 KiB
 _RING_SPIN = float(os.environ.get('CMP_POOL_SPIN', '200e-6'))  # see _step
 # The channels: shared rings; CMP_POOL_CHANNEL=pipe selects the per-worker
@@ -199,6 +205,12 @@ class _Link:
                 break
         _parse_frames(self.inbuf, out)
 
+    def answered(self):
+        pass
+
+    def steal(self):
+        return None
+
     def fds(self):
         return (self.task_fd, self.result_fd)
 
@@ -228,7 +240,7 @@ class _RingLink:
     while it holds a result.  A full task ring keeps messages in `outbuf`
     until a result comes back (the worker took some: room appeared)."""
     __slots__ = ('task_ring', 'result_ring', 'task_fd', 'result_fd',
-                 'worker_fd', 'outbuf')
+                 'worker_fd', 'outbuf', 'sent')
 
     def __init__(self):
         self.task_fd = None     # nothing to poll for room
@@ -244,6 +256,9 @@ class _RingLink:
             self.close()
             raise
         self.outbuf = collections.deque()
+        # The ring positions of the tasks published and not answered yet,
+        # in order (the worker's fifo without what waits in outbuf).
+        self.sent = collections.deque()
 
     def started(self):
         """The worker has its copy of the pipe's write end."""
@@ -252,10 +267,35 @@ class _RingLink:
 
     def _put(self, m):
         try:
-            return _cmp._pool_ring_put(self.task_ring, m, not m)
+            pos = _cmp._pool_ring_put(self.task_ring, m, not m)
         except MemoryError:
             # No arena block for it: the worker fails it in its place.
-            return _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+            pos = _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+        if pos is None:
+            return False
+        if m:
+            self.sent.append(pos)
+        return True
+
+    def answered(self):
+        """The worker answered its oldest task."""
+        self.sent.popleft()
+
+    def steal(self):
+        """Take back the oldest task the worker has not started: (its index
+        in the worker's fifo, its message), or None."""
+        if self.outbuf:
+            return None
+        got = _cmp._pool_ring_steal(self.task_ring)
+        if got is None:
+            return None
+        pos, msg = got
+        sent = self.sent
+        i = sent.index(pos)
+        del sent[i]
+        # The worker took every task before it: the running one and those
+        # it answered, which the parent may not have read yet.
+        return i, msg
 
     def put(self, msgs):
         """Publish messages; False when some wait in outbuf for room."""
@@ -333,6 +373,13 @@ def _run_chunk(kind, func, chunk, wrap_exception):
         return _failure(e, wrap_exception)
 
 
+def _chunk_done(values):
+    """A chunk's results: packed bytes when they are plain numbers (see
+    _PACKED_BATCH), else (True, values)."""
+    packed = _PACK(values)
+    return (True, values) if packed is None else packed
+
+
 def _run_batch(payload, wrap_exception):
     """A batch's bytes -> [(success, value)], one per chunk."""
     (count,) = _COUNT.unpack_from(payload, 1)
@@ -351,8 +398,8 @@ def _run_task(payload, wrap_exception):
         if kind == _APPLY:
             return (True, func(*args, **kwds) if kwds else func(*args))
         if kind == _MAP:
-            return (True, list(map(func, args)))
-        return (True, list(itertools.starmap(func, args)))
+            return _chunk_done(list(map(func, args)))
+        return _chunk_done(list(itertools.starmap(func, args)))
     except Exception as e:
         if wrap_exception:
             e = ExceptionWithTraceback(e, e.__traceback__)
@@ -386,8 +433,32 @@ def _run_message(payload, wrap_exception):
     (the result's bytes, how many tasks it held)."""
     if payload[:1] == _BATCH:
         results = _run_batch(payload, wrap_exception)
-        return _dump_results(results), len(results)
-    return _dump_result(_run_task(payload, wrap_exception)), 1
+        packed = False
+        for i, (success, values) in enumerate(results):
+            if success:
+                data = _PACK(values)
+                if data is not None:
+                    results[i] = (True, data)
+                    packed = True
+        data = _dump_results(results)
+        return (_PACKED_BATCH + data if packed else data), len(results)
+    result = _run_task(payload, wrap_exception)
+    if type(result) is bytes:
+        return result, 1        # a chunk's packed list
+    return _dump_result(result), 1
+
+
+def _load_result(payload):
+    """A result message -> (success, value), or a batch's list of them."""
+    head = payload[:1]
+    if head == b'\x80':
+        return _LOADS(payload)
+    if head == _PACKED_BATCH:
+        # Only chunks are batched: a successful chunk's value is a list,
+        # so bytes there are a packed one.
+        return [(True, _UNPACK(v, 0)) if s and type(v) is bytes else (s, v)
+                for s, v in _LOADS(memoryview(payload)[1:])]
+    return (True, _UNPACK(payload, 0))
 
 
 # --- results ----------------------------------------------------------------
@@ -491,8 +562,12 @@ class MapResult(ApplyResult):
 
     def __init__(self, pool, chunksize, length, callback, error_callback):
         ApplyResult.__init__(self, pool, callback, error_callback=error_callback)
+        self._service = 0.0     # seconds a chunk takes a worker (see _dispatch)
         self._success = True
-        self._value = [None] * length
+        # The result list is made when the first chunk is back (page faults
+        # that need not delay the first tasks).
+        self._value = None if length else []
+        self._length = length
         self._chunksize = chunksize
         self._progress = None
         if chunksize <= 0:
@@ -516,6 +591,8 @@ class MapResult(ApplyResult):
                 if success:
                     items += len(result)
                     if self._success:
+                        if self._value is None:
+                            self._value = [None] * self._length
                         if cs == 1:
                             self._value[i] = result[0]
                         else:
@@ -916,26 +993,73 @@ class _Core:
         w.link.close()
         os.close(w.pidfd)
 
+    def _steal(self):
+        """With nothing pending, an idle worker takes over a task another
+        worker queued but has not started (the end of a map: one worker
+        idle while the other still has a chunk to go after its current)."""
+        if self.maxtasks is not None:
+            return              # each worker's share is counted
+        for thief in self.workers:
+            if thief.fifo or thief.stopping:
+                continue
+            victim = None
+            for w in self.workers:
+                if (len(w.fifo) > 1 and not w.stopping
+                        and (victim is None or len(w.fifo) > len(victim.fifo))):
+                    victim = w
+            if victim is None:
+                return
+            got = victim.link.steal()
+            if got is None:
+                return
+            i, msg = got
+            entry = victim.fifo[i]
+            del victim.fifo[i]
+            n = len(entry[1]) if isinstance(entry[1], list) else 1
+            victim.assigned -= n
+            thief.assigned += n
+            thief.head_start = time.monotonic()
+            thief.fifo.append(entry)
+            if not thief.link.put([msg]):
+                self.poll_gen += 1
+
     def _dispatch(self):
         pending = self.pending
         if not pending:
+            if self.workers:
+                self._steal()
             return
         maxtasks = self.maxtasks
         frames = {}
         while pending:
+            job = pending[0][0]
+            # A map's chunks: what this map's own chunks took so far says
+            # how many to send at once (another job's tasks say nothing);
+            # until one is back, one chunk a message and one queued behind
+            # the running one per worker, so that every worker gets a share.
+            svc = job._service if job._batchable else -1.0
+            k = 1
+            if svc > 0 and pending[0][3] is None:
+                k = min(_BATCH_MAX, int(_BATCH_TARGET / svc)) or 1
             best = None
             for w in self.workers:
-                if (not w.stopping and len(w.fifo) < w.cap(maxtasks)
+                if w.stopping:
+                    continue
+                if svc < 0:
+                    cap = w.cap(maxtasks)
+                else:
+                    cap = 2 if svc == 0 else min(_PREFETCH_MAX, max(
+                        _PREFETCH_MIN, int(_PREFETCH_TARGET / svc)))
+                    if maxtasks is not None:
+                        cap = min(cap, maxtasks - w.assigned + len(w.fifo))
+                if (len(w.fifo) < cap
                         and (best is None or len(w.fifo) < len(best.fifo))):
                     best = w
             if best is None:
                 break
             job, idx, data, timeout = pending.popleft()
-            k = 1
-            if job._batchable and timeout is None and best.service > 0:
-                k = min(_BATCH_MAX, int(_BATCH_TARGET / best.service))
-                if maxtasks is not None:
-                    k = min(k, maxtasks - best.assigned)
+            if k > 1 and maxtasks is not None:
+                k = min(k, maxtasks - best.assigned)
             frame = None
             if k > 1 and pending and pending[0][0] is job \
                     and not isinstance(data, bytes):
@@ -967,6 +1091,8 @@ class _Core:
         for w, fs in frames.items():
             if not w.link.put(fs):
                 self.poll_gen += 1
+        if not pending:
+            self._steal()
 
     def _reap(self, w, done):
         """w is gone: collect its last results, fail its running task."""
@@ -998,6 +1124,7 @@ class _Core:
     def _take_results(self, w, results, done, now):
         for payload in results:
             job, idx, timeout, _ = w.fifo.popleft()
+            w.link.answered()
             if timeout is not None:
                 self.timed -= 1
             done.append((job, idx, payload, None))
@@ -1005,6 +1132,9 @@ class _Core:
             if isinstance(idx, list):
                 sample /= len(idx)
             w.service = sample if w.service <= 0 else 0.8 * w.service + 0.2 * sample
+            if job._batchable:
+                job._service = (sample if job._service <= 0
+                                else 0.8 * job._service + 0.2 * sample)
             w.head_start = now
 
     def _run(self):
@@ -1227,7 +1357,7 @@ class _Core:
                 return
             if obj is None:
                 try:
-                    obj = _LOADS(payload)
+                    obj = _load_result(payload)
                 except Exception as e:
                     obj = (False, e)
                     if isinstance(idx, list):

@@ -118,6 +118,60 @@ def test_map_starmap(mp):
     pool2.join()
 
 
+class IntSub(int):
+    pass
+
+
+def test_map_results_keep_their_types(mp):
+    # Lists of plain numbers may travel in a compact form: what comes back
+    # must still be the same values of the same types.
+    cases = [
+        list(range(-300, 300)) + [2 ** 63 - 1, -2 ** 63],
+        [0.5, -0.0, float('inf'), 1e308, 5e-324] * 10,
+        [1, 2, True, False, 3] * 10,
+        [1, 2, 2 ** 63, 3] * 10,
+        [1, 2.0, 3] * 10,
+        [IntSub(5), 6] * 10,
+        [None, 1, 'a', b'b'] * 10,
+    ]
+    with mp.Pool(2) as pool2:
+        for values in cases:
+            for chunksize in (None, 1, 3, len(values)):
+                got = pool2.map(identity, values, chunksize)
+                assert [(type(v), repr(v)) for v in got] == \
+                    [(type(v), repr(v)) for v in values]
+            got = list(pool2.imap(identity, values, chunksize=4))
+            assert [(type(v), repr(v)) for v in got] == [(type(v), repr(v)) for v in values]
+        nan = pool2.map(identity, [float('nan')] * 3)
+        assert all(v != v for v in nan)
+        # Many short chunks: sent several to a message.
+        assert pool2.map(sqr, range(20000), chunksize=2) == [x * x for x in range(20000)]
+        assert pool2.map(float, range(5000), chunksize=1) == [float(x) for x in range(5000)]
+    pool2.join()
+
+
+def _wait_event_for_zero(x):
+    if x == 0:
+        assert _shared['event'].wait(TIMEOUT)
+    return x
+
+
+def test_idle_worker_runs_a_task_queued_behind_a_long_one(mp):
+    # Task 0 waits until every other task is done: whatever was queued for
+    # the worker running it must be run by the other worker.
+    ev = mp.Event()
+    with mp.Pool(2, initializer=_init_event, initargs=(ev,)) as p:
+        it = p.imap_unordered(_wait_event_for_zero, range(6))
+        assert sorted(it.next(TIMEOUT) for _ in range(5)) == [1, 2, 3, 4, 5]
+        ev.set()
+        assert it.next(TIMEOUT) == 0
+        # Many maps whose ends are balanced that way: every result in place.
+        for n in range(40, 60):
+            assert p.map(sqr, range(n), chunksize=1) == [x * x for x in range(n)]
+            assert sorted(p.imap_unordered(sqr, range(n))) == [x * x for x in range(n)]
+    p.join()
+
+
 def test_map_async_callbacks(mp):
     with mp.Pool(2) as pool2:
         got = []
