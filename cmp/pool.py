@@ -373,11 +373,10 @@ def _run_chunk(kind, func, chunk, wrap_exception):
         return _failure(e, wrap_exception)
 
 
-def _chunk_done(values):
-    """A chunk's results: packed bytes when they are plain numbers (see
-    _PACKED_BATCH), else (True, values)."""
-    packed = _PACK(values)
-    return (True, values) if packed is None else packed
+def _packed(result):
+    """A chunk's (success, values): the values packed into bytes when they
+    are a successful list of plain numbers (see _PACKED_BATCH), else None."""
+    return _PACK(result[1]) if result[0] else None
 
 
 def _run_batch(payload, wrap_exception):
@@ -391,19 +390,17 @@ def _run_batch(payload, wrap_exception):
 
 
 def _run_task(payload, wrap_exception):
-    """One task's bytes -> (success, value)."""
+    """One task's bytes -> (success, value), or a map chunk's values packed
+    (bytes, see _packed)."""
     try:
         kind, func, args, kwds = _LOADS(payload)
-        payload = None
         if kind == _APPLY:
             return (True, func(*args, **kwds) if kwds else func(*args))
-        if kind == _MAP:
-            return _chunk_done(list(map(func, args)))
-        return _chunk_done(list(itertools.starmap(func, args)))
     except Exception as e:
-        if wrap_exception:
-            e = ExceptionWithTraceback(e, e.__traceback__)
-        return (False, e)
+        return _failure(e, wrap_exception)
+    result = _run_chunk(kind, func, args, wrap_exception)
+    packed = _packed(result)
+    return result if packed is None else packed
 
 
 def _dump_result(result):
@@ -434,12 +431,11 @@ def _run_message(payload, wrap_exception):
     if payload[:1] == _BATCH:
         results = _run_batch(payload, wrap_exception)
         packed = False
-        for i, (success, values) in enumerate(results):
-            if success:
-                data = _PACK(values)
-                if data is not None:
-                    results[i] = (True, data)
-                    packed = True
+        for i, result in enumerate(results):
+            data = _packed(result)
+            if data is not None:
+                results[i] = (True, data)
+                packed = True
         data = _dump_results(results)
         return (_PACKED_BATCH + data if packed else data), len(results)
     result = _run_task(payload, wrap_exception)

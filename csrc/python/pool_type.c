@@ -75,18 +75,37 @@ static int frame_error(int rc)
     return -1;
 }
 
-/* Post one result: (bytes, count) -> 0 with *count set, or -1. */
-static int post_result(int fd, PyObject *out, long long *count)
+/* What run() returned, (bytes, count) -> the bytes (borrowed) with *count
+ * set, or NULL. */
+static PyObject *result_bytes(PyObject *out, long long *count)
 {
     if (!PyTuple_Check(out) || PyTuple_GET_SIZE(out) != 2 ||
         !PyBytes_Check(PyTuple_GET_ITEM(out, 0))) {
         PyErr_SetString(PyExc_TypeError, "run() must return (bytes, int)");
-        return -1;
+        return NULL;
     }
     *count = PyLong_AsLongLong(PyTuple_GET_ITEM(out, 1));
     if (*count == -1 && PyErr_Occurred())
+        return NULL;
+    return PyTuple_GET_ITEM(out, 0);
+}
+
+/* The loops' maxtasks argument: None -> -1 (no limit). */
+static int as_maxtasks(PyObject *o, long long *maxtasks)
+{
+    *maxtasks = -1;
+    if (o == Py_None)
+        return 0;
+    *maxtasks = PyLong_AsLongLong(o);
+    return *maxtasks == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* Post one result: (bytes, count) -> 0 with *count set, or -1. */
+static int post_result(int fd, PyObject *out, long long *count)
+{
+    PyObject *data = result_bytes(out, count);
+    if (data == NULL)
         return -1;
-    PyObject *data = PyTuple_GET_ITEM(out, 0);
     const char *p = PyBytes_AS_STRING(data);
     uint64_t n = (uint64_t)PyBytes_GET_SIZE(data);
     int rc;
@@ -110,12 +129,9 @@ static PyObject *pool_worker_loop(PyObject *module, PyObject *const *args,
     int result_fd = as_fd(args[1]);
     if (result_fd < 0)
         return NULL;
-    long long maxtasks = -1;            /* no limit */
-    if (args[2] != Py_None) {
-        maxtasks = PyLong_AsLongLong(args[2]);
-        if (maxtasks == -1 && PyErr_Occurred())
-            return NULL;
-    }
+    long long maxtasks;
+    if (as_maxtasks(args[2], &maxtasks) < 0)
+        return NULL;
     PyObject *run = args[3];
     cmp_frame_reader r;
     cmp_frame_reader_init(&r, task_fd);
@@ -447,15 +463,9 @@ static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
 /* Post one result on the result ring, waiting for room: 0 or -1. */
 static int ring_post(cmp_ring *r, PyObject *out, long long *count)
 {
-    if (!PyTuple_Check(out) || PyTuple_GET_SIZE(out) != 2 ||
-        !PyBytes_Check(PyTuple_GET_ITEM(out, 0))) {
-        PyErr_SetString(PyExc_TypeError, "run() must return (bytes, int)");
+    PyObject *data = result_bytes(out, count);
+    if (data == NULL)
         return -1;
-    }
-    *count = PyLong_AsLongLong(PyTuple_GET_ITEM(out, 1));
-    if (*count == -1 && PyErr_Occurred())
-        return -1;
-    PyObject *data = PyTuple_GET_ITEM(out, 0);
     Py_ssize_t n = PyBytes_GET_SIZE(data);
     if (n > (Py_ssize_t)UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "result too large for a cmp pool (4 GiB)");
@@ -495,12 +505,9 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
     cmp_ring *results = ring_of(module, args[1]);
     if (results == NULL)
         return NULL;
-    long long maxtasks = -1;            /* no limit */
-    if (args[2] != Py_None) {
-        maxtasks = PyLong_AsLongLong(args[2]);
-        if (maxtasks == -1 && PyErr_Occurred())
-            return NULL;
-    }
+    long long maxtasks;
+    if (as_maxtasks(args[2], &maxtasks) < 0)
+        return NULL;
     PyObject *run = args[3];
     long long completed = 0;
     while (maxtasks < 0 || completed < maxtasks) {
