@@ -144,13 +144,8 @@ static int do_acquire(PyObject *self, int block, PyObject *timeout, int recursiv
 {
     if (NOT_READY(self))
         return -1;
-    cmp_lock *l = LOCK(self);
-    uint32_t me = recursive ? cmp_self_tid() : cmp_self_pid();
-    if (recursive ? cmp_rlock_try(l, me) : cmp_lock_try(l, me)) {
-        if (!recursive)
-            l->tid = cmp_self_tid();
+    if (try_fast(self, recursive))
         return 1;
-    }
     if (!block)
         return 0;
     cmp_deadline d;
@@ -158,7 +153,8 @@ static int do_acquire(PyObject *self, int block, PyObject *timeout, int recursiv
         return -1;
     if (!d.forever && cmp_deadline_passed(&d))
         return 0;
-    wait_arg w = {l, me};
+    cmp_lock *l = LOCK(self);
+    wait_arg w = {l, recursive ? cmp_self_tid() : cmp_self_pid()};
     int r = cmp_wait(wait_lock, &w, &d);
     if (r < 0)
         return -1;
@@ -243,24 +239,25 @@ static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+static inline PyObject *enter_common(PyObject *self, Py_ssize_t nargs, int recursive)
+{
+    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
+        return NULL;
+    if (!try_fast(self, recursive) && do_acquire(self, 1, NULL, recursive) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *lock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
-        return NULL;
-    if (!try_fast(self, 0) && do_acquire(self, 1, NULL, 0) < 0)
-        return NULL;
-    Py_RETURN_TRUE;
+    return enter_common(self, nargs, 0);
 }
 
 static PyObject *rlock_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
-        return NULL;
-    if (!try_fast(self, 1) && do_acquire(self, 1, NULL, 1) < 0)
-        return NULL;
-    Py_RETURN_TRUE;
+    return enter_common(self, nargs, 1);
 }
 
 static PyObject *lock_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
