@@ -263,3 +263,8 @@ class Barrier(_cmp.Barrier):
         __repr__ = threading.Barrier.__repr__
 
 
+# Their own descriptors for the C methods they inherit: the interpreter's
+# specialised method call applies only to the descriptor's exact type.
+for _cls in (Semaphore, BoundedSemaphore, Event, Condition, Barrier):
+    _cmp._own_methods(_cls)
+del _cls

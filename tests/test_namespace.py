@@ -398,3 +398,33 @@ def test_dummy(name):
     a, b = dummy.Pipe()
     a.send('x')
     assert b.recv() == 'x'
+
+
+# -- cmp's classes over C types ---------------------------------------------
+
+def _classes_over_c_types():
+    import cmp.queues
+    import cmp.sharedctypes
+    for module in (cmp.synchronize, cmp.sharedctypes, cmp.queues):
+        for name, obj in sorted(vars(module).items()):
+            if (isinstance(obj, type) and obj.__module__ == module.__name__ and
+                    any(b.__module__ == '_cmp' for b in obj.__mro__[1:])):
+                yield obj
+
+
+@pytest.mark.parametrize('cls', list(_classes_over_c_types()), ids=lambda c: c.__qualname__)
+def test_c_methods_are_the_classs_own(cls):
+    """The interpreter's specialised `obj.method()` call wants the method's
+    descriptor to belong to type(obj) exactly: each public C method a cmp
+    class inherits is its own, with the C method's signature and doc."""
+    seen = 0
+    for name in dir(cls):
+        attr = getattr(cls, name)
+        if name.startswith('__') or not isinstance(attr, types.MethodDescriptorType):
+            continue
+        assert attr.__objclass__ is cls, name
+        c_base = next(b for b in cls.__mro__[1:] if b.__module__ == '_cmp' and name in vars(b))
+        assert attr.__doc__ == vars(c_base)[name].__doc__
+        assert _signature(attr) == _signature(vars(c_base)[name])
+        seen += 1
+    assert seen, cls
