@@ -774,7 +774,7 @@ class _Progress:
 
 class _Worker:
     __slots__ = ('proc', 'pid', 'name', 'link', 'pidfd', 'fifo', 'assigned',
-                 'head_start', 'service', 'killed', 'stopping')
+                 'head_start', 'service', 'killed', 'stopping', 'hung_up')
 
     def cap(self, maxtasks):
         if self.service <= 0:
@@ -806,7 +806,6 @@ class _Core:
         self.cache = {}
         self.state = RUN
         self.slots = []         # imap feeders' semaphores (released at terminate)
-        self.spawn_error = None
         self.repopulate = None  # an Event when _repopulate_pool waits
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -825,7 +824,6 @@ class _Core:
         self.polled_gen = 0
         self.done = collections.deque()     # results read, to deliver
         self.timed = 0          # tasks sent with a task_timeout
-        self.started = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name='cmp-pool-handler')
 
@@ -965,6 +963,7 @@ class _Core:
         w.service = 0.0
         w.killed = None
         w.stopping = False
+        w.hung_up = False
         with _parent_fds_lock:
             _parent_fds.update(w.link.fds() + (w.pidfd,))
         self.workers.append(w)
@@ -1135,15 +1134,6 @@ class _Core:
 
     def _run(self):
         try:
-            with self.lock:
-                self._spawn_missing()
-        except BaseException as e:
-            self.spawn_error = e
-            self.started.set()
-            self._shutdown()
-            return
-        self.started.set()
-        try:
             self._loop()
         finally:
             self._shutdown()
@@ -1198,14 +1188,8 @@ class _Core:
                 else:
                     self.handler_cond.notify()
             self._dispatch()
-            if self.state == CLOSE and not self.pending and not self.cache:
-                for w in self.workers:
-                    if not w.stopping and not w.fifo:
-                        w.stopping = True
-                        if not w.link.put([_STOP]):
-                            self.poll_gen += 1
-                if not self.workers and handler:
-                    return True
+            if self._stop_idle_workers() and not self.workers and handler:
+                return True
             timeout = self._check_timeouts() if self.timed else None
             if limit is not None:
                 ms = max(0, int(limit * 1000 + 0.999))
@@ -1244,6 +1228,11 @@ class _Core:
                     results = []
                     w.link.take_all(results)
                     self._take_results(w, results, done, now)
+                    if ev & select.POLLHUP:
+                        # The worker is exiting: its pidfd says when it is
+                        # gone (a hung-up pipe would poll ready until then).
+                        w.hung_up = True
+                        self.poll_gen += 1
                     if w.link.outbuf and w.link.task_fd is None:
                         w.link.flush()  # a ring: room may have appeared
                 elif what == 1:
@@ -1257,14 +1246,27 @@ class _Core:
         self._deliver(done)
         return False
 
+    def _stop_idle_workers(self):
+        """Closed with nothing left to do: tell each idle worker to exit
+        (with self.lock held).  True when closed and done."""
+        if self.state != CLOSE or self.pending or self.cache:
+            return False
+        for w in self.workers:
+            if not w.stopping and not w.fifo:
+                w.stopping = True
+                if not w.link.put([_STOP]):
+                    self.poll_gen += 1
+        return True
+
     def _sync_poll(self):
         """Register what the reader polls (with self.lock held)."""
         want = {self.wake_r: select.POLLIN}
         fdmap = {}
         for w in self.workers:
-            want[w.link.result_fd] = select.POLLIN
+            if not w.hung_up:
+                want[w.link.result_fd] = select.POLLIN
+                fdmap[w.link.result_fd] = (w, 0)
             want[w.pidfd] = select.POLLIN
-            fdmap[w.link.result_fd] = (w, 0)
             fdmap[w.pidfd] = (w, 1)
             if w.link.outbuf and w.link.task_fd is not None:
                 want[w.link.task_fd] = select.POLLOUT
@@ -1432,11 +1434,16 @@ class _Core:
     # -- control, from the Pool --
 
     def start(self):
+        """Fork the first workers from the calling thread (no thread exists
+        yet to make the fork unsafe, and no hand-over to wait for), then
+        start the handler."""
+        try:
+            with self.lock:
+                self._spawn_missing()
+        except BaseException:
+            self._shutdown()
+            raise
         self.thread.start()
-        self.started.wait()
-        if self.spawn_error is not None:
-            self.thread.join()
-            raise self.spawn_error
 
     def close(self):
         with self.lock:
@@ -1447,6 +1454,9 @@ class _Core:
                 # stdlib's does.
                 for sem in self.slots:
                     sem.release(1 << 20)
+                # Idle workers start exiting now, not when the handler
+                # wakes up to tell them.
+                self._stop_idle_workers()
                 self._wake()
                 self.handler_cond.notify()
 

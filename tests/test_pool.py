@@ -387,6 +387,29 @@ def test_make_pool(mp):
         p.join()
 
 
+def test_worker_that_cannot_be_started(mp, monkeypatch):
+    """A fork failing while the pool starts raises from Pool(), and the
+    workers already started are gone (no_leftovers checks processes and
+    file descriptors)."""
+    import errno
+    from multiprocessing.process import BaseProcess
+    start, started = BaseProcess.start, []
+
+    def failing_start(self):
+        if started:
+            raise OSError(errno.EAGAIN, 'Resource temporarily unavailable')
+        start(self)
+        started.append(self)
+
+    monkeypatch.setattr(BaseProcess, 'start', failing_start)
+    with pytest.raises(OSError) as info:
+        mp.Pool(2)
+    assert info.value.errno == errno.EAGAIN
+    assert len(started) == 1
+    started[0].join(TIMEOUT)
+    assert started[0].exitcode is not None
+
+
 def test_initializer(mp):
     with mp.Pool(2, initializer=_init, initargs=(1, 'two')) as p:
         assert p.map(_initargs, range(4)) == [(1, 'two')] * 4
