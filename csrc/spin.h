@@ -17,8 +17,11 @@
  * once we stop.  Each object remembers the last two threads that used it
  * (`seen`: kernel thread id << 32 | CPU number + 1), marked by the waking
  * side (release, set, notify) and by every waiter that enters its slow
- * path (cmp_spin_mark).  A waiter sleeps at once when another thread among
- * them last ran on its CPU.  These words are hints: every access is
+ * path (cmp_spin_mark).  A waiter does not spin when another thread among
+ * them last ran on its CPU, after yielding the CPU once: a partner it has
+ * just woken then answers first, and on one core a ping-pong becomes two
+ * sched_yield calls a round trip instead of two futex sleeps and wakes.
+ * These words are hints: every access is
  * relaxed, and a lost update only makes one spin longer or shorter.
  *
  * Spinning happens in the cores' slow paths, which the bindings call with
@@ -27,6 +30,7 @@
 #ifndef CMP_SPIN_H
 #define CMP_SPIN_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -70,8 +74,16 @@ static inline int cmp_spin(uint32_t *est, uint64_t *seen,
                            cmp_ready_fn ready, void *arg, uint64_t *start)
 {
     *start = cmp_now_ns();
-    if (!cmp_spin_worthwhile(seen))
+    if (!cmp_spin_worthwhile(seen)) {
+        /* The partner shares our CPU: let it run first.  When we have just
+         * woken it (a release, set or notify before this wait), it answers
+         * before we come back and neither side sleeps nor wakes the other
+         * with a system call. */
+        if (ready(arg))
+            return 1;
+        sched_yield();
         return ready(arg);
+    }
     /* Relaxed: a hint. */
     uint64_t limit = 2u * (uint64_t)__atomic_load_n(est, __ATOMIC_RELAXED) +
                      CMP_SPIN_FLOOR_NS;
