@@ -3,9 +3,9 @@ semantics, with workers that cannot make the pool hang.
 
 Shape
 -----
-Workers are forked once, from the pool's handler thread (so that
-``PR_SET_PDEATHSIG`` ties each worker's life to a thread that lives as long
-as the pool).  Each worker has its own link: a task channel (parent ->
+Workers are forked once, from the main thread or from the pool's handler
+thread (``PR_SET_PDEATHSIG`` ties each worker's life to the thread that
+forked it: one that lives as long as the process or the pool).  Each worker has its own link: a task channel (parent ->
 worker) and a result channel (worker -> parent), one message a pickle.
 The channels are two of cmp's shared rings (csrc/ring.h) per worker, in
 plain arena blocks the parent owns and frees once the worker is dead (so a
@@ -807,6 +807,8 @@ class _Core:
         self.state = RUN
         self.slots = []         # imap feeders' semaphores (released at terminate)
         self.repopulate = None  # an Event when _repopulate_pool waits
+        self.started = threading.Event()    # the first workers are forked
+        self.spawn_error = None
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -1134,6 +1136,15 @@ class _Core:
 
     def _run(self):
         try:
+            if not self.started.is_set():
+                try:
+                    with self.lock:
+                        self._spawn_missing()
+                except BaseException as e:
+                    self.spawn_error = e
+                    return
+                finally:
+                    self.started.set()
             self._loop()
         finally:
             self._shutdown()
@@ -1434,16 +1445,29 @@ class _Core:
     # -- control, from the Pool --
 
     def start(self):
-        """Fork the first workers from the calling thread (no thread exists
-        yet to make the fork unsafe, and no hand-over to wait for), then
-        start the handler."""
-        try:
-            with self.lock:
-                self._spawn_missing()
-        except BaseException:
-            self._shutdown()
-            raise
+        """Fork the first workers and start the handler.
+
+        A worker's PR_SET_PDEATHSIG fires when the thread that forked it
+        ends.  The main thread lasts as long as the process: called from
+        it, the workers are forked here, before the handler thread exists
+        (no fork with a second thread alive, no hand-over to wait for).
+        From any other thread, which may end before the pool, the handler
+        forks them."""
+        if threading.current_thread() is threading.main_thread():
+            try:
+                with self.lock:
+                    self._spawn_missing()
+            except BaseException:
+                self._shutdown()
+                raise
+            self.started.set()
+            self.thread.start()
+            return
         self.thread.start()
+        self.started.wait()
+        if self.spawn_error is not None:
+            self.thread.join()
+            raise self.spawn_error
 
     def close(self):
         with self.lock:
@@ -1517,7 +1541,7 @@ class Pool(object):
     def __new__(cls, processes=None, initializer=None, initargs=(),
                 maxtasksperchild=None, context=None):
         if context is not None and context.get_start_method() != 'fork':
-            # Workers forked from this process's handler thread need fork.
+            # Workers forked from this process need fork.
             return _stdpool.Pool(processes, initializer, initargs,
                                  maxtasksperchild, context)
         return object.__new__(cls)

@@ -387,7 +387,8 @@ def test_make_pool(mp):
         p.join()
 
 
-def test_worker_that_cannot_be_started(mp, monkeypatch):
+@pytest.mark.parametrize('thread', [False, True], ids=['main thread', 'other thread'])
+def test_worker_that_cannot_be_started(mp, monkeypatch, thread):
     """A fork failing while the pool starts raises from Pool(), and the
     workers already started are gone (no_leftovers checks processes and
     file descriptors)."""
@@ -402,12 +403,40 @@ def test_worker_that_cannot_be_started(mp, monkeypatch):
         started.append(self)
 
     monkeypatch.setattr(BaseProcess, 'start', failing_start)
-    with pytest.raises(OSError) as info:
-        mp.Pool(2)
-    assert info.value.errno == errno.EAGAIN
+    raised = []
+
+    def make():
+        try:
+            mp.Pool(2)
+        except OSError as e:
+            raised.append(e)
+
+    if thread:
+        t = threading.Thread(target=make)
+        t.start()
+        t.join(TIMEOUT)
+    else:
+        make()
+    assert [e.errno for e in raised] == [errno.EAGAIN]
     assert len(started) == 1
     started[0].join(TIMEOUT)
     assert started[0].exitcode is not None
+
+
+def test_pool_made_in_a_thread_that_ends(mp):
+    """The workers outlive the thread that made the pool."""
+    made = []
+    t = threading.Thread(target=lambda: made.append(mp.Pool(2)))
+    t.start()
+    t.join(TIMEOUT)
+    p = made[0]
+    try:
+        pids = {w.pid for w in p._pool}
+        assert p.map(sqr, range(20)) == [x * x for x in range(20)]
+        assert {w.pid for w in p._pool} == pids
+    finally:
+        p.terminate()
+        p.join()
 
 
 def test_initializer(mp):

@@ -17,8 +17,9 @@
  * _pool_set_pdeathsig(sig) asks the kernel to send `sig` to this process
  * when the thread that forked it ends (prctl PR_SET_PDEATHSIG).  A pool
  * worker calls it first thing, so that a parent killed by SIGKILL does not
- * leave its workers behind; cmp/pool.py forks workers from the pool's
- * handler thread, which lives as long as the pool.
+ * leave its workers behind; cmp/pool.py forks workers from the main thread
+ * or from the pool's handler thread, which live as long as the process and
+ * the pool.
  */
 #include "shared.h"
 #include "ring_wait.h"
