@@ -87,6 +87,12 @@ _COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
 # packed list of plain numbers (starts with _pool_pack's b'i' or b'f'), or
 # _PACKED_BATCH and then a batch's pickled results with packed lists as bytes.
 _PACKED_BATCH = b'Q'
+# A map over a list, tuple or range travels as spans: _SPAN, _COUNT (how many
+# chunks), then the pickle of (func, the chunks' items as one slice, kind,
+# chunksize).  The answer to a span whose chunks all succeeded is _FLAT and
+# then their values, one list (packed, or a pickle); else a batch's answer.
+_SPAN = b'S'
+_FLAT = b'R'
 _PACK = _cmp._pool_pack
 _UNPACK = _cmp._pool_unpack
 _RING_SLOTS = 1024              # cells of each ring: 64 KiB
@@ -226,7 +232,7 @@ def _arena_full(*args):
 
 def _arena_full_message(msg):
     """A small message in place of `msg`, that fails the same tasks."""
-    if msg[:1] == _BATCH:
+    if msg[:1] in (_BATCH, _SPAN):
         (count,) = _COUNT.unpack_from(msg, 1)
         return (_BATCH + _COUNT.pack(count) +
                 _DUMPS((_arena_full, [[None]] * count, _MAP), _PROTO))
@@ -425,19 +431,60 @@ def _dump_results(results):
         return _DUMPS(safe, _PROTO)
 
 
+def _run_span(payload, wrap_exception):
+    """A span's bytes -> the bytes of its answer.  Each chunk runs as
+    list(map(func, chunk)) would: the first exception ends that chunk."""
+    (count,) = _COUNT.unpack_from(payload, 1)
+    try:
+        func, items, kind, cs = _LOADS(memoryview(payload)[1 + _COUNT.size:])
+    except Exception as e:
+        return _dump_batch([_failure(e, wrap_exception)] * count)
+    run = map if kind == _MAP else itertools.starmap
+    n = len(items)
+    out, failed, it = [], {}, iter(items)
+    while True:
+        try:
+            out.extend(run(func, it))   # keeps what came before a raise
+            break
+        except Exception as e:
+            pos = len(out)
+            failed[pos // cs] = _failure(e, wrap_exception)
+            rest = min(n, (pos // cs + 1) * cs) - pos - 1   # the chunk's rest
+            out.extend(itertools.repeat(None, rest + 1))
+            next(itertools.islice(it, rest, rest), None)
+    if not failed:
+        data = _PACK(out)
+        if data is not None:
+            return _FLAT + data
+        try:
+            return _FLAT + _DUMPS(out, _PROTO)
+        except Exception:
+            pass                # the chunks that cannot be pickled, alone
+    return _dump_batch([failed.get(c) or (True, out[c * cs:(c + 1) * cs])
+                        for c in range(count)])
+
+
+def _dump_batch(results):
+    """A batch's [(success, value)] -> bytes, packing plain number lists."""
+    packed = False
+    for i, result in enumerate(results):
+        data = _packed(result)
+        if data is not None:
+            results[i] = (True, data)
+            packed = True
+    data = _dump_results(results)
+    return _PACKED_BATCH + data if packed else data
+
+
 def _run_message(payload, wrap_exception):
     """What the C worker loop calls for each message: run it, and return
     (the result's bytes, how many tasks it held)."""
-    if payload[:1] == _BATCH:
+    head = payload[:1]
+    if head == _SPAN:
+        return _run_span(payload, wrap_exception), _COUNT.unpack_from(payload, 1)[0]
+    if head == _BATCH:
         results = _run_batch(payload, wrap_exception)
-        packed = False
-        for i, result in enumerate(results):
-            data = _packed(result)
-            if data is not None:
-                results[i] = (True, data)
-                packed = True
-        data = _dump_results(results)
-        return (_PACKED_BATCH + data if packed else data), len(results)
+        return _dump_batch(results), len(results)
     result = _run_task(payload, wrap_exception)
     if type(result) is bytes:
         return result, 1        # a chunk's packed list
@@ -449,12 +496,24 @@ def _load_result(payload):
     head = payload[:1]
     if head == b'\x80':
         return _LOADS(payload)
+    if head == _FLAT:
+        if payload[1:2] == b'\x80':
+            return _Flat(_LOADS(memoryview(payload)[1:]))
+        return _Flat(_UNPACK(payload, 1))
     if head == _PACKED_BATCH:
         # Only chunks are batched: a successful chunk's value is a list,
         # so bytes there are a packed one.
         return [(True, _UNPACK(v, 0)) if s and type(v) is bytes else (s, v)
                 for s, v in _LOADS(memoryview(payload)[1:])]
     return (True, _UNPACK(payload, 0))
+
+
+class _Flat(object):
+    """A span's answer: the values of all its chunks, in order."""
+    __slots__ = ('values',)
+
+    def __init__(self, values):
+        self.values = values
 
 
 # --- results ----------------------------------------------------------------
@@ -578,6 +637,18 @@ class MapResult(ApplyResult):
     def _set(self, i, success_result):
         self._set_many((i,), (success_result,))
 
+    def _set_flat(self, idxs, values):
+        """The chunks of range idxs all succeeded: values, in order."""
+        with self._lock:
+            if self._success:
+                if self._value is None:
+                    self._value = [None] * self._length
+                start = idxs.start * self._chunksize
+                self._value[start:start + len(values)] = values
+            self._number_left -= len(idxs)
+            left = self._number_left
+        self._chunks_done(len(values), left)
+
     def _set_many(self, idxs, objs):
         """Chunks idxs[k] came back as objs[k] = (success, result)."""
         items = 0
@@ -600,6 +671,9 @@ class MapResult(ApplyResult):
                         self._value = result
             self._number_left -= len(idxs)
             left = self._number_left
+        self._chunks_done(items, left)
+
+    def _chunks_done(self, items, left):
         if self._progress is not None:
             self._progress.update(items)
         if left == 0:
@@ -921,6 +995,36 @@ class _Core:
             else:
                 self._kick()
 
+    def submit_span(self, job, kind, func, seq, chunksize):
+        """Queue a map over a list, tuple or range: one entry for all its
+        chunks (a range of chunk numbers), cut into spans as they are sent
+        (see _dispatch)."""
+        chunks = range(-(-len(seq) // chunksize))
+        with self.lock:
+            if self.state == TERMINATE:
+                return
+            self.pending.append((job, chunks, (kind, func, seq, chunksize), None))
+            self._dispatch()
+            self._kick()
+
+    def _send_span(self, w, job, chunks, data):
+        """The message for the chunks (a range) of a map entry, assigned to
+        w; None when it cannot be pickled (then the chunks are queued one
+        by one, so that the one that fails, fails alone)."""
+        kind, func, seq, cs = data
+        try:
+            payload = _DUMPS((func, seq[chunks.start * cs:chunks.stop * cs], kind, cs),
+                             _PROTO)
+        except Exception:
+            self.pending.extendleft(reversed(
+                [(job, i, (kind, func, seq[i * cs:(i + 1) * cs]), None) for i in chunks]))
+            return None
+        if not w.fifo:
+            w.head_start = time.monotonic()
+        w.fifo.append((job, chunks, None, data))
+        w.assigned += len(chunks)
+        return _SPAN + _COUNT.pack(len(chunks)) + payload
+
     # -- the handler thread --
 
     def _spawn(self):
@@ -1012,7 +1116,7 @@ class _Core:
             i, msg = got
             entry = victim.fifo[i]
             del victim.fifo[i]
-            n = len(entry[1]) if isinstance(entry[1], list) else 1
+            n = 1 if type(entry[1]) is int else len(entry[1])
             victim.assigned -= n
             thief.assigned += n
             thief.head_start = time.monotonic()
@@ -1054,9 +1158,19 @@ class _Core:
                     best = w
             if best is None:
                 break
-            job, idx, data, timeout = pending.popleft()
             if k > 1 and maxtasks is not None:
                 k = min(k, maxtasks - best.assigned)
+            job, idx, data, timeout = pending[0]
+            if type(idx) is range:
+                if len(idx) > k:
+                    pending[0] = (job, idx[k:], data, None)
+                else:
+                    pending.popleft()
+                frame = self._send_span(best, job, idx[:k], data)
+                if frame is not None:
+                    frames.setdefault(best, []).append(frame)
+                continue
+            pending.popleft()
             frame = None
             if k > 1 and pending and pending[0][0] is job \
                     and not isinstance(data, bytes):
@@ -1110,7 +1224,7 @@ class _Core:
             # The rest were never started: another worker runs them.
             again = []
             for j, i, t, p in w.fifo:
-                if isinstance(i, list):
+                if type(i) is list:
                     again.extend((j, i1, p1, t) for i1, p1 in zip(i, p))
                 else:
                     again.append((j, i, p, t))
@@ -1126,7 +1240,7 @@ class _Core:
                 self.timed -= 1
             done.append((job, idx, payload, None))
             sample = now - w.head_start
-            if isinstance(idx, list):
+            if type(idx) is not int:
                 sample /= len(idx)
             w.service = sample if w.service <= 0 else 0.8 * w.service + 0.2 * sample
             if job._batchable:
@@ -1369,14 +1483,17 @@ class _Core:
                     obj = _load_result(payload)
                 except Exception as e:
                     obj = (False, e)
-                    if isinstance(idx, list):
+                    if type(idx) is not int:
                         obj = [obj] * len(idx)
-            elif isinstance(idx, list):
+            elif type(idx) is not int:
                 obj = [obj] * len(idx)
             payload = None
-            if isinstance(idx, list):
+            if type(idx) is not int:
                 try:
-                    job._set_many(idx, obj)     # only MapResult is batched
+                    if type(obj) is _Flat:
+                        job._set_flat(idx, obj.values)
+                    else:
+                        job._set_many(idx, obj)     # only MapResult is batched
                 except Exception:
                     self._report_callback_error()
             else:
@@ -1651,8 +1768,11 @@ class Pool(object):
         if chunksize:
             if progress:
                 result._progress = _Progress(len(iterable), 'map')
-            self._core.submit_many(result, kind, func,
-                                   _chunks(iterable, chunksize), task_timeout)
+            if task_timeout is None and isinstance(iterable, (list, tuple, range)):
+                self._core.submit_span(result, kind, func, iterable, chunksize)
+            else:
+                self._core.submit_many(result, kind, func,
+                                       _chunks(iterable, chunksize), task_timeout)
         return result
 
     # -- imap --

@@ -1,4 +1,5 @@
 """Pool: the stdlib's API and behaviour, run against both backends."""
+import functools
 import gc
 import importlib
 import itertools
@@ -270,6 +271,56 @@ def test_map_unpicklable_argument(mp):
             pool2.map(sqr, [Unpicklable()] * 10)
         assert pool2.apply(sqr, (3,)) == 9
     pool2.join()
+
+
+def _logged(path, x):
+    """Append x to the file at path (one write: atomic), fail on 7 and 19."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, b'%d\n' % x)
+    finally:
+        os.close(fd)
+    if x in (7, 19):
+        raise ValueError(x)
+    return -x
+
+
+@pytest.mark.parametrize('kind', ['map', 'starmap'])
+@pytest.mark.parametrize('make', [list, tuple], ids=['list', 'tuple'])
+def test_failing_items_end_their_chunk_only(mp, tmp_path, kind, make):
+    """The stdlib runs each chunk as list(map(func, chunk)): an item that
+    raises ends its chunk; the other chunks run; the first failing chunk's
+    exception is map's."""
+    path = str(tmp_path / 'ran')
+    with mp.Pool(1) as p:
+        if kind == 'map':
+            run = functools.partial(p.map, functools.partial(_logged, path))
+            items = make(range(30))
+        else:
+            run = functools.partial(p.starmap, _logged)
+            items = make((path, x) for x in range(30))
+        with pytest.raises(ValueError) as info:
+            run(items, 3)
+        assert info.value.args == (7,)
+        with open(path) as f:
+            ran = sorted(int(line) for line in f)
+        assert ran == [x for x in range(30) if x not in (8, 20)]
+        assert run(items[:7], 3) == [-x for x in range(7)]
+    p.join()
+
+
+def test_map_of_unpicklable_results(mp):
+    pm = pool_module(mp)
+    with mp.Pool(2) as p:
+        with pytest.raises(pm.MaybeEncodingError):
+            p.map(_lambda_or_value, range(40), 1)
+        assert p.map(_lambda_or_value, [1] * 40, 4) == [1] * 40
+        assert p.map(sqr, range(10)) == [x * x for x in range(10)]
+    p.join()
+
+
+def _lambda_or_value(x):
+    return (lambda: x) if x == 23 else x
 
 
 def test_remote_traceback(mp):
