@@ -11,6 +11,22 @@ arena_stats = _cmp.arena_stats
 OwnerDiedWarning = _cmp.OwnerDiedWarning
 
 
+def _own_c_methods(cls, **kwargs):
+    """Every Python subclass of a cmp C type (Event, Synchronized, Queue, a
+    user's subclass ...) owns the C methods it inherits: the interpreter
+    specialises ``obj.method()`` only on the method's exact type."""
+    object.__init_subclass__(**kwargs)
+    _cmp._own_methods(cls)
+
+
+for _tp in vars(_cmp).values():
+    if (isinstance(_tp, type) and _tp.__module__ == '_cmp' and
+            not issubclass(_tp, BaseException) and
+            _tp.__flags__ & (1 << 10)):     # Py_TPFLAGS_BASETYPE
+        _tp.__init_subclass__ = classmethod(_own_c_methods)
+del _tp
+
+
 class _ExitHook:
     """A long-lived object for multiprocessing.util.register_after_fork."""
 

@@ -81,16 +81,17 @@ job_counter = itertools.count()
 
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
-_BATCH = b'B'                   # starts a message of several map chunks
-_COUNT = struct.Struct('<I')    # after _BATCH: how many chunks
+_COUNT = struct.Struct('<I')    # after _SPAN: how many chunks
 # A result message is a pickle (it starts with b'\x80'), or one map chunk's
 # packed list of plain numbers (starts with _pool_pack's b'i' or b'f'), or
-# _PACKED_BATCH and then a batch's pickled results with packed lists as bytes.
+# _PACKED_BATCH and then a span's pickled per-chunk results with packed lists
+# as bytes.
 _PACKED_BATCH = b'Q'
 # A map over a list, tuple or range travels as spans: _SPAN, _COUNT (how many
 # chunks), then the pickle of (func, the chunks' items as one slice, kind,
 # chunksize).  The answer to a span whose chunks all succeeded is _FLAT and
-# then their values, one list (packed, or a pickle); else a batch's answer.
+# then their values, one list (packed, or a pickle); else its per-chunk
+# results, [(success, value)] (a pickle, or _PACKED_BATCH).
 _SPAN = b'S'
 _FLAT = b'R'
 _PACK = _cmp._pool_pack
@@ -232,10 +233,9 @@ def _arena_full(*args):
 
 def _arena_full_message(msg):
     """A small message in place of `msg`, that fails the same tasks."""
-    if msg[:1] in (_BATCH, _SPAN):
-        (count,) = _COUNT.unpack_from(msg, 1)
-        return (_BATCH + _COUNT.pack(count) +
-                _DUMPS((_arena_full, [[None]] * count, _MAP), _PROTO))
+    if msg[:1] == _SPAN:
+        return msg[:1 + _COUNT.size] + _DUMPS(
+            (_arena_full, [None] * _COUNT.unpack_from(msg, 1)[0], _MAP, 1), _PROTO)
     return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
 
 
@@ -385,16 +385,6 @@ def _packed(result):
     return _PACK(result[1]) if result[0] else None
 
 
-def _run_batch(payload, wrap_exception):
-    """A batch's bytes -> [(success, value)], one per chunk."""
-    (count,) = _COUNT.unpack_from(payload, 1)
-    try:
-        func, chunks, kind = _LOADS(memoryview(payload)[1 + _COUNT.size:])
-    except Exception as e:
-        return [_failure(e, wrap_exception)] * count
-    return [_run_chunk(kind, func, c, wrap_exception) for c in chunks]
-
-
 def _run_task(payload, wrap_exception):
     """One task's bytes -> (success, value), or a map chunk's values packed
     (bytes, see _packed)."""
@@ -465,7 +455,8 @@ def _run_span(payload, wrap_exception):
 
 
 def _dump_batch(results):
-    """A batch's [(success, value)] -> bytes, packing plain number lists."""
+    """A span's [(success, value)], one per chunk -> bytes, packing plain
+    number lists."""
     packed = False
     for i, result in enumerate(results):
         data = _packed(result)
@@ -482,9 +473,6 @@ def _run_message(payload, wrap_exception):
     head = payload[:1]
     if head == _SPAN:
         return _run_span(payload, wrap_exception), _COUNT.unpack_from(payload, 1)[0]
-    if head == _BATCH:
-        results = _run_batch(payload, wrap_exception)
-        return _dump_batch(results), len(results)
     result = _run_task(payload, wrap_exception)
     if type(result) is bytes:
         return result, 1        # a chunk's packed list
@@ -492,7 +480,8 @@ def _run_message(payload, wrap_exception):
 
 
 def _load_result(payload):
-    """A result message -> (success, value), or a batch's list of them."""
+    """A result message -> (success, value), a span's _Flat values, or a
+    span's list of (success, value)."""
     head = payload[:1]
     if head == b'\x80':
         return _LOADS(payload)
@@ -501,8 +490,8 @@ def _load_result(payload):
             return _Flat(_LOADS(memoryview(payload)[1:]))
         return _Flat(_UNPACK(payload, 1))
     if head == _PACKED_BATCH:
-        # Only chunks are batched: a successful chunk's value is a list,
-        # so bytes there are a packed one.
+        # Only map chunks travel in spans: a successful chunk's value is a
+        # list, so bytes there are a packed one.
         return [(True, _UNPACK(v, 0)) if s and type(v) is bytes else (s, v)
                 for s, v in _LOADS(memoryview(payload)[1:])]
     return (True, _UNPACK(payload, 0))
@@ -921,13 +910,6 @@ class _Core:
             self.timed += 1
         return payload
 
-    def _assign_batch(self, w, job, idxs, datas, payload):
-        if not w.fifo:
-            w.head_start = time.monotonic()
-        w.fifo.append((job, idxs, None, datas))
-        w.assigned += len(idxs)
-        return _BATCH + _COUNT.pack(len(idxs)) + payload
-
     def submit_locked(self, job, idx, payload, timeout):
         """Hand one pickled task to an idle worker, or queue it."""
         if not self.pending:
@@ -1133,15 +1115,13 @@ class _Core:
         maxtasks = self.maxtasks
         frames = {}
         while pending:
-            job = pending[0][0]
+            job, idx, data, timeout = pending[0]
             # A map's chunks: what this map's own chunks took so far says
-            # how many to send at once (another job's tasks say nothing);
-            # until one is back, one chunk a message and one queued behind
-            # the running one per worker, so that every worker gets a share.
+            # how many to send at once and how many to queue per worker
+            # (another job's tasks say nothing); until one is back, one
+            # chunk a message and one queued behind the running one per
+            # worker, so that every worker gets a share.
             svc = job._service if job._batchable else -1.0
-            k = 1
-            if svc > 0 and pending[0][3] is None:
-                k = min(_BATCH_MAX, int(_BATCH_TARGET / svc)) or 1
             best = None
             for w in self.workers:
                 if w.stopping:
@@ -1158,10 +1138,12 @@ class _Core:
                     best = w
             if best is None:
                 break
-            if k > 1 and maxtasks is not None:
-                k = min(k, maxtasks - best.assigned)
-            job, idx, data, timeout = pending[0]
             if type(idx) is range:
+                k = 1
+                if svc > 0:
+                    k = min(_BATCH_MAX, int(_BATCH_TARGET / svc)) or 1
+                if maxtasks is not None:
+                    k = min(k, maxtasks - best.assigned)
                 if len(idx) > k:
                     pending[0] = (job, idx[k:], data, None)
                 else:
@@ -1171,34 +1153,15 @@ class _Core:
                     frames.setdefault(best, []).append(frame)
                 continue
             pending.popleft()
-            frame = None
-            if k > 1 and pending and pending[0][0] is job \
-                    and not isinstance(data, bytes):
-                idxs, datas = [idx], [data]
-                while len(idxs) < k and pending and pending[0][0] is job \
-                        and pending[0][3] is None:
-                    _, i, d, _ = pending.popleft()
-                    idxs.append(i)
-                    datas.append(d)
+            if not isinstance(data, bytes):
                 try:
-                    payload = _DUMPS((data[1], [d[2] for d in datas], data[0]), _PROTO)
-                except Exception:
-                    # Send them one by one: the one that fails, fails alone.
-                    pending.extendleft(reversed(
-                        [(job, i, d, None) for i, d in zip(idxs, datas)]))
-                    _, idx, data, _ = pending.popleft()
-                else:
-                    frame = self._assign_batch(best, job, idxs, datas, payload)
-            if frame is None:
-                if not isinstance(data, bytes):
-                    try:
-                        data = _DUMPS((data[0], data[1], data[2], None), _PROTO)
-                    except Exception as e:
-                        self.done.append((job, idx, None, (False, e)))
-                        self._wake()
-                        continue
-                frame = self._assign(best, job, idx, data, timeout)
-            frames.setdefault(best, []).append(frame)
+                    data = _DUMPS((data[0], data[1], data[2], None), _PROTO)
+                except Exception as e:
+                    self.done.append((job, idx, None, (False, e)))
+                    self._wake()
+                    continue
+            frames.setdefault(best, []).append(
+                self._assign(best, job, idx, data, timeout))
         for w, fs in frames.items():
             if not w.link.put(fs):
                 self.poll_gen += 1
@@ -1222,13 +1185,7 @@ class _Core:
                 _describe_exit(w.name, w.pid, w.proc.exitcode))
             done.append((job, idx, None, (False, exc)))
             # The rest were never started: another worker runs them.
-            again = []
-            for j, i, t, p in w.fifo:
-                if type(i) is list:
-                    again.extend((j, i1, p1, t) for i1, p1 in zip(i, p))
-                else:
-                    again.append((j, i, p, t))
-            self.pending.extendleft(reversed(again))
+            self.pending.extendleft(reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
             w.fifo.clear()
         self._forget(w)
 
@@ -1251,17 +1208,19 @@ class _Core:
     def _run(self):
         try:
             if not self.started.is_set():
-                try:
-                    with self.lock:
-                        self._spawn_missing()
-                except BaseException as e:
-                    self.spawn_error = e
-                    return
-                finally:
-                    self.started.set()
-            self._loop()
+                self._fork_first()
+            if self.spawn_error is None:
+                self._loop()
         finally:
             self._shutdown()
+
+    def _fork_first(self):
+        try:
+            with self.lock:
+                self._spawn_missing()
+        except BaseException as e:
+            self.spawn_error = e
+        self.started.set()
 
     def _loop(self):
         """The handler: the reader whenever no caller waits for a result."""
@@ -1571,15 +1530,7 @@ class _Core:
         From any other thread, which may end before the pool, the handler
         forks them."""
         if threading.current_thread() is threading.main_thread():
-            try:
-                with self.lock:
-                    self._spawn_missing()
-            except BaseException:
-                self._shutdown()
-                raise
-            self.started.set()
-            self.thread.start()
-            return
+            self._fork_first()
         self.thread.start()
         self.started.wait()
         if self.spawn_error is not None:
@@ -1755,7 +1706,7 @@ class Pool(object):
     def _map_async(self, func, iterable, kind, chunksize, callback,
                    error_callback, progress, task_timeout):
         self._check_running()
-        if not hasattr(iterable, '__len__'):
+        if not isinstance(iterable, (list, tuple, range)):
             iterable = list(iterable)
         if chunksize is None:
             chunksize, extra = divmod(len(iterable), len(self._pool) * 4 or 1)
@@ -1768,7 +1719,7 @@ class Pool(object):
         if chunksize:
             if progress:
                 result._progress = _Progress(len(iterable), 'map')
-            if task_timeout is None and isinstance(iterable, (list, tuple, range)):
+            if task_timeout is None:
                 self._core.submit_span(result, kind, func, iterable, chunksize)
             else:
                 self._core.submit_many(result, kind, func,
@@ -1856,10 +1807,9 @@ class Pool(object):
         self.terminate()
 
 
-def _chunks(iterable, size):
-    if isinstance(iterable, (list, tuple, range)):
-        return (iterable[i:i + size] for i in range(0, len(iterable), size))
-    return _gen_chunks(iter(iterable), size)
+def _chunks(seq, size):
+    """A list, tuple or range in slices of `size`."""
+    return (seq[i:i + size] for i in range(0, len(seq), size))
 
 
 def _gen_chunks(it, size):

@@ -346,10 +346,3 @@ class SimpleQueue(_Locks, _Base):
             put(self, obj)
 
     __class_getitem__ = classmethod(types.GenericAlias)
-
-
-# Their own descriptors for the C methods they inherit: the interpreter's
-# specialised method call applies only to the descriptor's exact type.
-for _cls in (Queue, JoinableQueue, SimpleQueue):
-    _cmp._own_methods(_cls)
-del _cls

@@ -266,10 +266,3 @@ class SynchronizedArray(SynchronizedBase, _cmp.SyncArray):
 class SynchronizedString(SynchronizedArray):
     value = make_property('value')
     raw = make_property('raw')
-
-
-# Their own descriptors for the C methods they inherit: the interpreter's
-# specialised method call applies only to the descriptor's exact type.
-for _cls in (SharedBuffer, SynchronizedBase, Synchronized, SynchronizedArray, SynchronizedString):
-    _cmp._own_methods(_cls)
-del _cls

@@ -261,10 +261,3 @@ class Barrier(_cmp.Barrier):
 
     if '__repr__' in threading.Barrier.__dict__:
         __repr__ = threading.Barrier.__repr__
-
-
-# Their own descriptors for the C methods they inherit: the interpreter's
-# specialised method call applies only to the descriptor's exact type.
-for _cls in (Semaphore, BoundedSemaphore, Event, Condition, Barrier):
-    _cmp._own_methods(_cls)
-del _cls

@@ -18,11 +18,11 @@
  * (`seen`: kernel thread id << 32 | CPU number + 1), marked by the waking
  * side (release, set, notify) and by every waiter that enters its slow
  * path (cmp_spin_mark).  A waiter does not spin when another thread among
- * them last ran on its CPU, after yielding the CPU once: a partner it has
- * just woken then answers first, and on one core a ping-pong becomes two
- * sched_yield calls a round trip instead of two futex sleeps and wakes.
- * These words are hints: every access is
- * relaxed, and a lost update only makes one spin longer or shorter.
+ * them last ran on its CPU: it yields the CPU once instead, so that a
+ * partner it has just woken answers first (on one core a ping-pong is then
+ * two sched_yield calls a round trip instead of two futex sleeps and
+ * wakes).  These words are hints: every access is relaxed, and a lost
+ * update only makes one spin longer or shorter.
  *
  * Spinning happens in the cores' slow paths, which the bindings call with
  * the interpreter lock released.

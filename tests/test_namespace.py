@@ -412,7 +412,12 @@ def _classes_over_c_types():
                 yield obj
 
 
-@pytest.mark.parametrize('cls', list(_classes_over_c_types()), ids=lambda c: c.__qualname__)
+class _UserEvent(cmp.synchronize.Event):
+    """A program's own subclass owns the C methods too."""
+
+
+@pytest.mark.parametrize('cls', list(_classes_over_c_types()) + [_UserEvent],
+                         ids=lambda c: c.__qualname__)
 def test_c_methods_are_the_classs_own(cls):
     """The interpreter's specialised `obj.method()` call wants the method's
     descriptor to belong to type(obj) exactly: each public C method a cmp

@@ -273,7 +273,8 @@ static PyObject *mod_refcount(PyObject *m, PyObject *obj)
  * descriptor for each plain C method it inherits (same C function, same
  * signature and docstring, owned by cls), so the specialised call applies
  * to cls's instances.  Dunder methods are left alone: the interpreter looks
- * them up without that specialisation. */
+ * them up without that specialisation.  Called for every Python subclass
+ * of a cmp type, from the __init_subclass__ that cmp/_core.py gives them. */
 static PyObject *mod_own_methods(PyObject *m, PyObject *cls)
 {
     (void)m;
