@@ -1032,6 +1032,9 @@ class _Core:
         except BaseException:
             if _USE_RING:
                 link.close()    # no worker uses the rings
+            else:
+                os.close(task_w)
+                os.close(result_r)
             raise
         finally:
             if not _USE_RING:
