@@ -1,6 +1,9 @@
 # make test    build cmp (warnings are errors) and run every test
 # make bench   build cmp and print the cmp-vs-stdlib comparison
 # make test-asan, make compat, make clean.
+# make dist-check  the sdist, installed into a fresh venv and checked there
+# make wheels      manylinux wheels for CPython 3.9-3.13 into dist/, each
+#                  installed without a compiler and checked
 # PYTHON=python3.X picks any CPython 3.9-3.13 (found on PATH or under pyenv).
 
 PYTHON ?= python3
@@ -16,7 +19,7 @@ PYTEST_ARGS ?=
 # check_leftovers.py finds exactly those still alive afterwards.
 RUN_TOKEN := $(shell od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
-.PHONY: test test-asan bench compat build build-asan venv clean check-python
+.PHONY: test test-asan bench compat build build-asan venv clean check-python dist-check wheels
 
 check-python:
 	@test -n "$(PYVER)" || { echo "no interpreter for PYTHON=$(PYTHON)"; exit 1; }
@@ -38,6 +41,7 @@ build-asan: $(STAMP)
 test: build
 	CMP_TEST_RUN=$(RUN_TOKEN) $(VPY) -m pytest -q $(PYTEST_ARGS)
 	$(VPY) tests/check_leftovers.py $(RUN_TOKEN)
+	$(MAKE) dist-check PYTHON=$(PY)
 
 test-asan: build-asan
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
@@ -60,4 +64,29 @@ bench: $(VENV)/.bench-installed
 	$(VPY) -m benchmarks $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
-	rm -rf build .venv cmp/*.so
+	rm -rf build dist .venv cmp/*.so
+
+$(VENV)/.dist-installed: $(STAMP) requirements-dist.txt
+	$(VPY) -m pip install -q -r requirements-dist.txt
+	touch $@
+
+# The sdist built, installed by pip into a fresh venv outside the tree, and
+# the smoke program and the typing sample run against that install.
+dist-check: $(VENV)/.dist-installed
+	$(VPY) tests/dist_check.py sdist
+
+# One sdist; from it a wheel for each interpreter, built by pip (isolated,
+# as on a user's machine), repaired by auditwheel into a manylinux wheel;
+# each wheel then installed with no compiler and smoke-tested.
+WHEEL_PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+wheels: $(VENV)/.dist-installed
+	rm -rf build/wheels dist && mkdir -p build/wheels dist
+	$(VPY) -m build --sdist --no-isolation --outdir dist .
+	set -e; for v in $(WHEEL_PYTHONS); do \
+	    py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null | tail -n 1); py=$${py:-python$$v}; \
+	    $$py -m pip wheel -q --no-deps -w build/wheels dist/*.tar.gz; \
+	done
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) -m auditwheel repair -w dist build/wheels/*.whl
+	$(VPY) tests/dist_check.py wheel dist/*.whl
+	ls dist

@@ -7,10 +7,18 @@ locks, semaphores, events, shared values, queues and pools are cmp's own,
 built on futexes in a shared-memory arena.  The default start method is
 fork on every Python version.  See README.rst.
 """
+import sys
+
+if not sys.platform.startswith('linux'):
+    raise ImportError(
+        'cmp is Linux-only: its locks, queues and shared memory are built on '
+        'Linux futexes and memfd, which %r does not have; use the standard '
+        "library's multiprocessing there" % sys.platform)
+
 from . import _core  # noqa: F401  (creates the shared arena first)
 from . import context, process, reduction  # noqa: F401  (as the stdlib's)
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 # Every public attribute of the default context is a name of the package,
 # as in the stdlib: cmp.Lock is cmp.context._default_context.Lock.

@@ -1,0 +1,16 @@
+# cmp's C core as the package sees it: the arena's statistics and the
+# warning a lock's new owner gets when the last one died holding it.
+from typing import TypedDict, type_check_only
+
+# A name for the checker only: arena_stats() returns a plain dict.
+@type_check_only
+class ArenaStats(TypedDict):
+    size: int           # bytes of address space reserved for the arena
+    top: int            # the highest offset ever handed out
+    bytes_in_use: int   # bytes held by live objects
+    blocks_in_use: int  # live objects (blocks)
+    token: int          # identifies this process tree's arena
+
+def arena_stats() -> ArenaStats: ...
+
+class OwnerDiedWarning(RuntimeWarning): ...

@@ -1,0 +1,2 @@
+# cmp re-exports the stdlib's module under its own name: the stdlib's types.
+from multiprocessing.process import *
