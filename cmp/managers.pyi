@@ -2,6 +2,7 @@
 import sys
 
 from multiprocessing.managers import *
+from multiprocessing.managers import __all__ as __all__
 from multiprocessing.managers import (
     BaseListProxy as BaseListProxy,
     DictProxy as DictProxy,

@@ -22,6 +22,8 @@ from multiprocessing.pool import (
 )
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 __all__ = ["Pool", "ThreadPool"]
 
 _S = TypeVar("_S")
@@ -43,6 +45,16 @@ class ExceptionWithTraceback:
     def __init__(self, exc: BaseException, tb: Any) -> None: ...
 
 class Pool(_std.Pool):
+    # With a context whose start method is not fork, the stdlib's Pool
+    # is returned (without the extensions).
+    def __new__(
+        cls,
+        processes: int | None = None,
+        initializer: Callable[..., object] | None = None,
+        initargs: Iterable[Any] = (),
+        maxtasksperchild: int | None = None,
+        context: Any | None = None,
+    ) -> Self: ...
     def apply_async(
         self,
         func: Callable[..., _T],

@@ -4,13 +4,15 @@
 from collections.abc import Iterable
 from multiprocessing import queues as _std
 from queue import Empty as Empty, Full as Full
-from typing import TypeVar
+from types import GenericAlias
+from typing import Any, TypeVar
 
 __all__ = ["Queue", "SimpleQueue", "JoinableQueue"]
 
 _T = TypeVar("_T")
 
 class Queue(_std.Queue[_T]):
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     def put_many(self, items: Iterable[_T], block: bool = True, timeout: float | None = None) -> None: ...
     def get_many(self, max_items: int | None = None, timeout: float | None = None) -> list[_T]: ...
 

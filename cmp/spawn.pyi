@@ -1,5 +1,6 @@
 # cmp re-exports the stdlib's module under its own name: the stdlib's types.
 from multiprocessing.spawn import *
+from multiprocessing.spawn import __all__ as __all__
 from multiprocessing.spawn import (
     WINEXE as WINEXE,
     WINSERVICE as WINSERVICE,

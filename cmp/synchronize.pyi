@@ -6,3 +6,5 @@ from multiprocessing.synchronize import Barrier as Barrier, SemLock as SemLock
 from ._core import OwnerDiedWarning as OwnerDiedWarning
 
 SEM_VALUE_MAX: int
+
+__all__ = ["Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Event", "Barrier", "OwnerDiedWarning"]

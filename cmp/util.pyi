@@ -2,6 +2,7 @@
 import sys
 
 from multiprocessing.util import *
+from multiprocessing.util import __all__ as __all__
 from multiprocessing.util import (
     DEBUG as DEBUG,
     DEFAULT_LOGGING_FORMAT as DEFAULT_LOGGING_FORMAT,

@@ -1,5 +1,6 @@
 # cmp re-exports the stdlib's module under its own name: the stdlib's types.
 from multiprocessing.dummy import *
+from multiprocessing.dummy import __all__ as __all__
 from multiprocessing.dummy import (
     Array as Array,
     DummyProcess as DummyProcess,
