@@ -168,8 +168,8 @@ def check_sdist(args):
         _run([vpy, '-m', 'pip', 'install', '-q', sdist], cwd=tmp)
         _run_smoke(vpy, tmp)
         if args.mypy:
-            typing_dir = os.path.join(tmp, 'typing')
-            shutil.copytree(os.path.join(HERE, 'typing'), typing_dir)
+            typing_dir = os.path.join(tmp, 'typecheck')
+            shutil.copytree(os.path.join(HERE, 'typecheck'), typing_dir)
             program = os.path.join(typing_dir, 'ok_stdlib_program.py')
             _run([sys.executable, '-m', 'mypy', '--strict', '--no-incremental',
                   '--python-executable', vpy, os.path.join(typing_dir, 'ok_extensions.py'),
