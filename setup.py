@@ -9,8 +9,22 @@ Metadata lives in pyproject.toml.  Switches (environment variables):
 """
 import glob
 import os
+import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
+
+LINUX_ONLY = ("cmp-multiprocessing is Linux-only: its locks, queues and shared "
+              "memory are built on Linux futexes and memfd (this is %r)")
+
+
+class build_ext(_build_ext):
+    """Refuses, with the reason, to compile anywhere but Linux."""
+
+    def run(self):
+        if not sys.platform.startswith("linux"):
+            raise SystemExit(LINUX_ONLY % sys.platform)
+        super().run()
 
 
 def _on(name):
@@ -35,6 +49,7 @@ if _on("CMP_SANITIZE"):
     link_args += san
 
 setup(
+    cmdclass={"build_ext": build_ext},
     ext_modules=[
         Extension(
             "cmp._cmp",

@@ -51,3 +51,17 @@ def test_every_module_has_its_stub():
                 if f[:-3] + '.pyi' not in files:
                     missing.append(os.path.relpath(os.path.join(dirpath, f), pkg))
     assert missing == []
+
+
+def test_building_elsewhere_than_linux_says_linux_only(tmp_path):
+    # The compiler is never reached: the build stops first, with the reason.
+    code = ('import os, sys, setuptools.command.build_ext\n'
+            'sys.platform = "darwin"; os.chdir(%r)\n'
+            'sys.argv = ["setup.py", "-q", "build_ext", "-b", %r, "-t", %r]\n'
+            'exec(compile(open("setup.py").read(), "setup.py", "exec"))\n'
+            % (ROOT, str(tmp_path / 'lib'), str(tmp_path / 'tmp')))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, CC='false'))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "cmp-multiprocessing is Linux-only" in out.stderr and "'darwin'" in out.stderr, out.stderr
+    assert not (tmp_path / 'tmp').exists()
