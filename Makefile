@@ -89,4 +89,5 @@ wheels: $(VENV)/.dist-installed
 	done
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) -m auditwheel repair -w dist build/wheels/*.whl
 	$(VPY) tests/dist_check.py wheel dist/*.whl
+	$(VPY) -m twine check --strict dist/*
 	ls dist

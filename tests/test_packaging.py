@@ -65,3 +65,18 @@ def test_building_elsewhere_than_linux_says_linux_only(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "cmp-multiprocessing is Linux-only" in out.stderr and "'darwin'" in out.stderr, out.stderr
     assert not (tmp_path / 'tmp').exists()
+
+
+def test_declared_versions_platform_and_license():
+    with open(os.path.join(ROOT, 'pyproject.toml')) as f:
+        pyproject = f.read()
+    assert 'requires-python = ">=3.9"' in pyproject
+    for minor in range(9, 14):
+        assert '"Programming Language :: Python :: 3.%d",' % minor in pyproject
+    assert '"Operating System :: POSIX :: Linux",' in pyproject
+    assert 'name = "cmp-multiprocessing"' in pyproject
+    assert 'license = "MIT"' in pyproject
+    with open(os.path.join(ROOT, 'LICENSE')) as f:
+        assert f.readline().strip() == 'MIT License'
+    with open(os.path.join(ROOT, 'README.rst')) as f:
+        assert '    pip install cmp-multiprocessing\n' in f.read()
