@@ -87,5 +87,6 @@ int cmp_add_barrier_type(PyObject *module);
 int cmp_add_buffer_type(PyObject *module);
 int cmp_add_queue_types(PyObject *module);
 int cmp_add_pool_types(PyObject *module);
+int cmp_add_dict_type(PyObject *module);
 
 #endif /* CMP_SHARED_H */
