@@ -1044,6 +1044,27 @@ static PyObject *dict_check(PyObject *op, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* _segment_sizes(): [(count, slots)] of every segment (tests). */
+static PyObject *dict_segment_sizes(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    if (NOT_READY(op))
+        return NULL;
+    cmp_dict *d = DICT(op);
+    PyObject *out = PyList_New(CMP_DICT_SEGMENTS);
+    for (unsigned i = 0; out && i < CMP_DICT_SEGMENTS; i++) {
+        /* Relaxed: a statistic; the table word is published whole. */
+        uint64_t w = __atomic_load_n(&d->seg[i].table, __ATOMIC_RELAXED);
+        PyObject *t = Py_BuildValue("(IK)", __atomic_load_n(&d->seg[i].count, __ATOMIC_RELAXED),
+                                    (unsigned long long)(w ? 1ull << (w >> 48) : 0));
+        if (!t)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, i, t);
+    }
+    return out;
+}
+
 static PyObject *dict_recovered(PyObject *op, PyObject *unused)
 {
     (void)unused;
@@ -1116,6 +1137,8 @@ static PyMethodDef dict_methods[] = {
      "_lock_held($self, /)\n--\n\nWhether the calling thread holds d.lock."},
     {"_check", dict_check, METH_NOARGS,
      "_check($self, /)\n--\n\nRaise AssertionError unless the table is consistent."},
+    {"_segment_sizes", dict_segment_sizes, METH_NOARGS,
+     "_segment_sizes($self, /)\n--\n\n[(count, slots)] of every segment."},
     {"_recovered", dict_recovered, METH_NOARGS,
      "_recovered($self, /)\n--\n\nSegments taken over from dead owners so far."},
     {NULL, NULL, 0, NULL},
