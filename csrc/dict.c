@@ -182,21 +182,27 @@ void cmp_dseg_remove(cmp_arena *a, cmp_dseg *s, cmp_dslot *slot)
         rebuild(a, s, log2_for(s->count));      /* ENOMEM: stay as we are */
 }
 
-void cmp_dseg_clear(cmp_arena *a, cmp_dseg *s)
+uint64_t cmp_dseg_detach(cmp_dseg *s)
 {
-    uint64_t mask, old = s->table;
-    cmp_dslot *t = table_of(a, old, &mask);
-    if (!t)
-        return;
-    /* Unpublish the table first: a death midway leaks entries, never
-     * leaves a slot naming a freed one. */
+    uint64_t old = s->table;
+    /* Release: pairs with nothing in particular; the segment is empty from
+     * this store on, and its old table is the caller's alone. */
     __atomic_store_n(&s->table, 0, __ATOMIC_RELEASE);
     set_count(s, 0);
     s->used = 0;
+    return old;
+}
+
+void cmp_dict_free_table(cmp_arena *a, uint64_t table)
+{
+    uint64_t mask;
+    cmp_dslot *t = table_of(a, table, &mask);
+    if (!t)
+        return;
     for (uint64_t i = 0; i <= mask; i++)
         if (t[i].entry > DSLOT_DELETED)
             cmp_free(a, t[i].entry);
-    cmp_free(a, old & TABLE_OFF_MASK);
+    cmp_free(a, table & TABLE_OFF_MASK);
 }
 
 void cmp_dseg_recover(cmp_arena *a, cmp_dseg *s)
@@ -288,5 +294,5 @@ int cmp_dseg_lock_slow(cmp_arena *a, cmp_dict *d, cmp_dseg *s, uint32_t me,
 void cmp_dict_destroy(cmp_arena *a, cmp_dict *d)
 {
     for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++)
-        cmp_dseg_clear(a, &d->seg[i]);
+        cmp_dict_free_table(a, cmp_dseg_detach(&d->seg[i]));
 }

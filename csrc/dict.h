@@ -60,7 +60,8 @@
  *
  * Lock order: segments in increasing index (cmp_dict_lock_all), then the
  * arena's allocator mutex (entries and tables are allocated and freed under
- * a segment's lock).  A single-key operation holds one segment.
+ * a segment's lock, except that a clear detaches every table under the
+ * locks and frees them after).  A single-key operation holds one segment.
  */
 #ifndef CMP_DICT_H
 #define CMP_DICT_H
@@ -205,8 +206,11 @@ int cmp_dseg_add(cmp_arena *a, cmp_dseg *s, uint64_t hash, uint64_t entry);
 void cmp_dseg_replace(cmp_arena *a, cmp_dslot *slot, uint64_t entry);
 /* Delete the slot's entry and free it (the table may shrink). */
 void cmp_dseg_remove(cmp_arena *a, cmp_dseg *s, cmp_dslot *slot);
-/* Delete every entry, free them and the table. */
-void cmp_dseg_clear(cmp_arena *a, cmp_dseg *s);
+/* Empty the segment in one store; returns its old table word, which the
+ * caller frees with cmp_dict_free_table (after letting the segment go: a
+ * detached table is nobody else's).  A death in between leaks it. */
+uint64_t cmp_dseg_detach(cmp_dseg *s);
+void cmp_dict_free_table(cmp_arena *a, uint64_t table);
 /* Recount `count` and `used` from the slots (after a takeover). */
 void cmp_dseg_recover(cmp_arena *a, cmp_dseg *s);
 /* The next live slot at index >= *i (then *i is past it), or NULL. */

@@ -227,37 +227,30 @@ static int enc_key(enc *e, PyObject *o, int depth)
     return enc_pickle(e, o);
 }
 
+/* After encoding: r < 0 failed; else the length must fit an entry's u32.
+ * 0, or -1 with `e` freed. */
+static int encoded(enc *e, int r, const char *what)
+{
+    if (r >= 0 && e->len > UINT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "cmp.Dict %s too large (4 GiB or more pickled)", what);
+        r = -1;
+    }
+    if (r < 0)
+        enc_free(e);
+    return r < 0 ? -1 : 0;
+}
+
 static int encode_key(enc *e, PyObject *o)
 {
     enc_init(e);
-    if (enc_key(e, o, 0) < 0) {
-        enc_free(e);
-        return -1;
-    }
-    if (e->len > UINT32_MAX) {
-        enc_free(e);
-        PyErr_SetString(PyExc_OverflowError, "cmp.Dict key too large (4 GiB or more pickled)");
-        return -1;
-    }
-    return 0;
+    return encoded(e, enc_key(e, o, 0), "key");
 }
 
 static int encode_value(enc *e, PyObject *o)
 {
     enc_init(e);
     int r = enc_scalar(e, o);
-    if (r == 0)
-        r = enc_pickle(e, o) < 0 ? -1 : 1;
-    if (r < 0) {
-        enc_free(e);
-        return -1;
-    }
-    if (e->len > UINT32_MAX) {
-        enc_free(e);
-        PyErr_SetString(PyExc_OverflowError, "cmp.Dict value too large (4 GiB or more pickled)");
-        return -1;
-    }
-    return 0;
+    return encoded(e, r ? r : enc_pickle(e, o), "value");
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -272,13 +265,13 @@ static PyObject *corrupt(void)
  * tracked by the collector).  NULL without an exception: not a scalar. */
 static PyObject *dec_scalar(const char *p, size_t n)
 {
-    switch ((unsigned char)p[0]) {
-    case TAG_NONE:
-        Py_RETURN_NONE;
-    case TAG_TRUE:
-        Py_RETURN_TRUE;
-    case TAG_FALSE:
-        Py_RETURN_FALSE;
+    char tag = p[0];
+    if (tag == TAG_NONE || tag == TAG_TRUE || tag == TAG_FALSE) {
+        PyObject *o = tag == TAG_NONE ? Py_None : tag == TAG_TRUE ? Py_True : Py_False;
+        Py_INCREF(o);
+        return o;
+    }
+    switch ((unsigned char)tag) {
     case TAG_INT: {
         int64_t v;
         memcpy(&v, p + 1, 8);
@@ -801,9 +794,14 @@ static PyObject *dict_clear(PyObject *op, PyObject *unused)
     cmp_deadline forever = cmp_deadline_forever();
     if (lock_all(d, &forever, 0) < 0)
         return NULL;
+    /* Atomic, and the others wait only for 64 stores: the entries are
+     * freed after the segments are let go. */
+    uint64_t tables[CMP_DICT_SEGMENTS];
     for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++)
-        cmp_dseg_clear(cmp_the_arena, &d->seg[i]);
+        tables[i] = cmp_dseg_detach(&d->seg[i]);
     unlock_upto(d, CMP_DICT_SEGMENTS, 0);
+    for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++)
+        cmp_dict_free_table(cmp_the_arena, tables[i]);
     Py_RETURN_NONE;
 }
 
@@ -1162,20 +1160,14 @@ static PyType_Spec dict_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, dict_slots,
 };
 
-static PyObject *import_attr(const char *module, const char *name)
-{
-    PyObject *m = PyImport_ImportModule(module);
-    if (!m)
-        return NULL;
-    PyObject *a = PyObject_GetAttrString(m, name);
-    Py_DECREF(m);
-    return a;
-}
-
 int cmp_add_dict_type(PyObject *module)
 {
-    pickle_dumps = import_attr("_pickle", "dumps");
-    pickle_loads = import_attr("_pickle", "loads");
+    PyObject *pickle = PyImport_ImportModule("_pickle");
+    if (!pickle)
+        return -1;
+    pickle_dumps = PyObject_GetAttrString(pickle, "dumps");
+    pickle_loads = PyObject_GetAttrString(pickle, "loads");
+    Py_DECREF(pickle);
     protocol = PyLong_FromLong(PICKLE_PROTOCOL);
     if (!pickle_dumps || !pickle_loads || !protocol)
         return -1;
