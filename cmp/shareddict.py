@@ -26,7 +26,11 @@ Differences from a dict, all documented here:
   objects (one holding a set, say) cannot be detected: it then finds
   nothing.
 - Values are pickled (protocol 5), except the builtin scalars, which are
-  stored as they are; reading a value gives a new object each time.
+  stored as they are; reading a value gives a new object each time.  A
+  cmp object in a value (a Lock, a Queue, another Dict ...) is stored by
+  reference and can be read any number of times, by any process of the
+  tree; it then lives as long as the tree's arena (deleting the entry does
+  not free it).
 - ``keys()``, ``values()`` and ``items()`` return lists (as the Manager's
   dict does): snapshots, each of the dict's 64 segments copied under its
   lock; under ``with d.lock:`` a snapshot of one instant.  Iterating a Dict

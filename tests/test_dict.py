@@ -19,6 +19,8 @@ import warnings
 from collections.abc import MutableMapping
 
 import pytest
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import cmp
 from cmp._core import OwnerDiedWarning, arena_stats
@@ -264,9 +266,6 @@ def test_lock_is_recursive_and_excludes_other_threads():
 
 # ---- hypothesis: a state machine against a plain dict ---------------------------
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import settings, strategies as st  # noqa: E402
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
 
 # Keys on which Python's equality is cmp's (same type and value).
 KEYS = st.one_of(st.integers(-5, 20), st.text(max_size=3), st.binary(max_size=3),
@@ -401,6 +400,42 @@ def _receive_and_write(inbox, outbox):
 
 def _increment(d):
     d.increment("hits")
+
+
+def _use_stored_lock(d, q):
+    with d["lock"]:
+        d["count"] = d["count"] + 1
+    q.put(type(d["lock"]).__name__)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_cmp_objects_as_values_are_read_any_number_of_times(method):
+    ctx = cmp.get_context(method)
+    d = ctx.Dict({"lock": ctx.Lock(), "count": 0, "inner": ctx.Dict(x=1)})
+    q = ctx.Queue()
+    for _ in range(2):
+        p = ctx.Process(target=_use_stored_lock, args=(d, q))
+        p.start()
+        assert q.get(timeout=TIMEOUT) == "Lock"
+        p.join(TIMEOUT)
+    gc.collect()
+    with d["lock"]:
+        assert d["count"] == 2
+    d["inner"].increment("x")
+    assert d["inner"]["x"] == 2
+    lock = d.pop("lock")
+    gc.collect()
+    assert lock.acquire(timeout=TIMEOUT)
+    lock.release()
+
+
+def test_manager_dict_stays_the_stdlibs_proxy():
+    import multiprocessing.managers
+    with cmp.Manager() as manager:
+        d = manager.dict(a=1)
+        assert isinstance(d, multiprocessing.managers.DictProxy)
+        assert d.copy() == {"a": 1}
+        del d
 
 
 OPS_PER_WORKER = 20000

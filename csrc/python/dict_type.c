@@ -118,10 +118,15 @@ static int enc_tag8(enc *e, char tag, const void *eight)
     return 0;
 }
 
+/* A value's pickle is stored and rebuilt any number of times: the cmp
+ * objects in it are pickled with durable handles (shared.h). */
 static PyObject *dumps(PyObject *obj)
 {
     PyObject *args[2] = {obj, protocol};
-    return PyObject_Vectorcall(pickle_dumps, args, 2, NULL);
+    cmp_durable_handles++;
+    PyObject *r = PyObject_Vectorcall(pickle_dumps, args, 2, NULL);
+    cmp_durable_handles--;
+    return r;
 }
 
 /* Append a builtin scalar's encoding: 1 done, 0 not a scalar, -1 error. */
