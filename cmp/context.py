@@ -138,6 +138,10 @@ class ForkContext(BaseContext, _stdlib.ForkContext):
         return _own.sharedctypes.Array(typecode_or_type, size_or_initializer,
                                        lock=lock, ctx=self.get_context())
 
+    def Dict(self, other=(), /, **kwargs):
+        '''Returns a dict shared by every process of the tree (cmp.shareddict)'''
+        return _own.shareddict.Dict(other, **kwargs)
+
 
 class Process(_stdlib.Process):
     """cmp.Process: the stdlib's Process, started with cmp's current start
@@ -259,6 +263,10 @@ class DefaultContext(BaseContext, _stdlib.DefaultContext):
         '''Returns a synchronized shared array'''
         return self.get_context().Array(typecode_or_type, size_or_initializer,
                                         lock=lock)
+
+    def Dict(self, other=(), /, **kwargs):
+        '''Returns a dict shared by every process of the tree (cmp.shareddict)'''
+        return self.get_context().Dict(other, **kwargs)
 
 
 # The stdlib's spawn and forkserver contexts (whichever this platform has),

@@ -1,6 +1,6 @@
 """The C cores on their own: csrc/tests/test_cores.c, built with the
 sanitizers and warnings as errors, exercises lock, semaphore, event,
-condition and barrier across fork()ed processes without Python."""
+condition, barrier and dict across fork()ed processes without Python."""
 import os
 import shutil
 import subprocess
@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORES = ["arena", "owner", "spin", "lock", "semaphore", "event", "condition", "barrier"]
+CORES = ["arena", "owner", "spin", "lock", "semaphore", "event", "condition", "barrier",
+         "dict"]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")

@@ -16,7 +16,8 @@ static int cmp_exec(PyObject *m)
         cmp_add_barrier_type(m) < 0 ||
         cmp_add_buffer_type(m) < 0 ||
         cmp_add_queue_types(m) < 0 ||
-        cmp_add_pool_types(m) < 0)
+        cmp_add_pool_types(m) < 0 ||
+        cmp_add_dict_type(m) < 0)
         return -1;
     return 0;
 }

@@ -114,16 +114,23 @@ int cmp_shared_clear(PyObject *self)
 
 /* ---- pickling ---------------------------------------------------------- */
 
+__thread int cmp_durable_handles;
+
 static PyObject *shared_handle(PyObject *op, PyObject *unused)
 {
     (void)unused;
     cmp_shared *self = (cmp_shared *)op;
     if (cmp_shared_check(self) < 0)
         return NULL;
+    unsigned long long token = cmp_arena_token(cmp_the_arena), off = self->off;
+    unsigned gen = cmp_block_generation(cmp_the_arena, self->off);
+    if (cmp_durable_handles) {
+        /* A reference kept by the stored pickle itself (shared.h). */
+        cmp_obj_incref(cmp_the_arena, self->off);
+        return Py_BuildValue("(KKII)", token, off, gen, 1u);
+    }
     cmp_obj_transfer_out(cmp_the_arena, self->off);
-    return Py_BuildValue("(KKI)", (unsigned long long)cmp_arena_token(cmp_the_arena),
-                         (unsigned long long)self->off,
-                         (unsigned)cmp_block_generation(cmp_the_arena, self->off));
+    return Py_BuildValue("(KKI)", token, off, gen);
 }
 
 /* Undo an unused _handle() (pickling failed after it was taken). */
@@ -148,8 +155,8 @@ static PyObject *shared_drop_handle(PyObject *op, PyObject *unused)
 static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
 {
     unsigned long long token, off;
-    unsigned int gen;
-    if (!PyArg_ParseTuple(handle, "KKI:_rebuild", &token, &off, &gen))
+    unsigned int gen, durable = 0;
+    if (!PyArg_ParseTuple(handle, "KKI|I:_rebuild", &token, &off, &gen, &durable))
         return NULL;
     if (token != cmp_arena_token(cmp_the_arena)) {
         PyErr_Format(PyExc_RuntimeError,
@@ -176,6 +183,10 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
         Py_DECREF(self);
         return NULL;
     }
+    /* A durable handle's object lives as long as the process tree: give
+     * the rebuild a transfer of its own to adopt. */
+    if (durable)
+        cmp_obj_transfer_out(cmp_the_arena, off);
     int r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
     if (r) {
         Py_DECREF(self);

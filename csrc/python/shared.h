@@ -8,6 +8,10 @@
  *
  * Pickling records (arena token, offset, generation) and takes a transfer
  * reference (arena.h); rebuilding in a process of the same tree adopts it.
+ * A pickle that is stored and may be rebuilt any number of times (a value
+ * in a cmp.Dict) is made with cmp_durable_handles set: its handle holds a
+ * plain reference that is never let go (the object then lives as long as
+ * the arena), and each rebuild takes a reference of its own.
  */
 #ifndef CMP_SHARED_H
 #define CMP_SHARED_H
@@ -29,6 +33,9 @@ typedef struct cmp_shared {
     PyObject *weakreflist;
     PyObject *dict;
 } cmp_shared;
+
+/* Nonzero while this thread pickles for storage (see above). */
+extern __thread int cmp_durable_handles;
 
 /* The arena of this process tree (created at import). */
 extern cmp_arena *cmp_the_arena;
@@ -87,5 +94,6 @@ int cmp_add_barrier_type(PyObject *module);
 int cmp_add_buffer_type(PyObject *module);
 int cmp_add_queue_types(PyObject *module);
 int cmp_add_pool_types(PyObject *module);
+int cmp_add_dict_type(PyObject *module);
 
 #endif /* CMP_SHARED_H */

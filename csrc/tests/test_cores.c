@@ -1,5 +1,5 @@
 /*
- * test_cores.c - the C cores (lock, semaphore, event, condition, barrier)
+ * test_cores.c - the C cores (lock, semaphore, event, condition, barrier, dict)
  * across fork()ed processes sharing one arena, without Python.
  *
  * Built and run by tests/test_c_core.py under AddressSanitizer and
@@ -18,6 +18,7 @@
 #include "../arena.h"
 #include "../barrier.h"
 #include "../condition.h"
+#include "../dict.h"
 #include "../event.h"
 #include "../kinds.h"
 #include "../lock.h"
@@ -705,6 +706,186 @@ static void test_deadlines(void)
     puts("ok deadlines: absolute CLOCK_MONOTONIC");
 }
 
+/* ---- dict --------------------------------------------------------------- */
+
+static cmp_dict *new_dict(void)
+{
+    cmp_dict *d = new_obj(CMP_KIND_DICT, sizeof(cmp_dict));
+    cmp_dict_init(d, 0x1234567887654321ull);
+    return d;
+}
+
+static int dseg_lock(cmp_dict *d, cmp_dseg *s)
+{
+    uint32_t me = cmp_self_tid();
+    if (cmp_dseg_try_lock(s, me))
+        return 0;
+    cmp_deadline dl = soon();
+    int r;
+    while ((r = cmp_dseg_lock_slow(arena, d, s, me, &dl)) == EINTR)
+        ;
+    return r;
+}
+
+/* d[key] = value through the core, as the binding does it. */
+static void dict_put(cmp_dict *d, uint64_t key, uint64_t value)
+{
+    uint64_t h = cmp_dict_hash(d, &key, 8);
+    cmp_dseg *s = cmp_dict_seg(d, h);
+    CHECK(dseg_lock(d, s) == 0);
+    int err = 0;
+    uint64_t e = cmp_dentry_new(arena, &key, 8, "v\0\0\0\0\0\0\0\0", 9, &err);
+    CHECK(e != 0);
+    cmp_dentry_set_scalar(cmp_dentry_at(arena, e), value);
+    cmp_dslot *slot = cmp_dseg_find(arena, s, h, &key, 8);
+    if (slot)
+        cmp_dseg_replace(arena, slot, e);
+    else
+        CHECK(cmp_dseg_add(arena, s, h, e) == 0);
+    cmp_dseg_unlock(s, cmp_self_tid());
+}
+
+/* d[key], or -1 when missing. */
+static int64_t dict_get(cmp_dict *d, uint64_t key)
+{
+    uint64_t h = cmp_dict_hash(d, &key, 8);
+    cmp_dseg *s = cmp_dict_seg(d, h);
+    CHECK(dseg_lock(d, s) == 0);
+    cmp_dslot *slot = cmp_dseg_find(arena, s, h, &key, 8);
+    int64_t v = slot ? (int64_t)cmp_dentry_scalar(cmp_dentry_at(arena, slot->entry)) : -1;
+    cmp_dseg_unlock(s, cmp_self_tid());
+    return v;
+}
+
+static int dict_del(cmp_dict *d, uint64_t key)
+{
+    uint64_t h = cmp_dict_hash(d, &key, 8);
+    cmp_dseg *s = cmp_dict_seg(d, h);
+    CHECK(dseg_lock(d, s) == 0);
+    cmp_dslot *slot = cmp_dseg_find(arena, s, h, &key, 8);
+    if (slot)
+        cmp_dseg_remove(arena, s, slot);
+    cmp_dseg_unlock(s, cmp_self_tid());
+    return slot != NULL;
+}
+
+static void dict_check_all(cmp_dict *d)
+{
+    for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++) {
+        const char *bad = cmp_dseg_check(arena, d, &d->seg[i]);
+        if (bad)
+            fprintf(stderr, "segment %u: %s\n", i, bad);
+        CHECK(bad == NULL);
+    }
+}
+
+#define DICT_KEYS 20000
+
+static void test_dict(void)
+{
+    cmp_arena_stats before, after;
+    cmp_arena_get_stats(arena, &before);
+    cmp_dict *d = new_dict();
+    for (uint64_t k = 0; k < DICT_KEYS; k++)
+        dict_put(d, k, k * 3);
+    CHECK(cmp_dict_len(d) == DICT_KEYS);
+    dict_check_all(d);
+    for (uint64_t k = 0; k < DICT_KEYS; k++)
+        CHECK(dict_get(d, k) == (int64_t)(k * 3));
+    CHECK(dict_get(d, DICT_KEYS) == -1);
+    for (uint64_t k = 0; k < DICT_KEYS; k += 2)
+        dict_put(d, k, 7);
+    for (uint64_t k = 1; k < DICT_KEYS; k += 2)
+        CHECK(dict_del(d, k));
+    CHECK(!dict_del(d, 1));
+    CHECK(cmp_dict_len(d) == DICT_KEYS / 2);
+    dict_check_all(d);
+    for (uint64_t k = 0; k < DICT_KEYS; k++)
+        CHECK(dict_get(d, k) == (k % 2 ? -1 : 7));
+    /* Shrinking back to nothing returns every entry and table. */
+    for (uint64_t k = 0; k < DICT_KEYS; k += 2)
+        CHECK(dict_del(d, k));
+    CHECK(cmp_dict_len(d) == 0);
+    dict_check_all(d);
+    for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++)
+        CHECK(d->seg[i].table == 0);
+    for (uint64_t k = 0; k < 1000; k++)
+        dict_put(d, k, k);
+    cmp_dict_destroy(arena, d);
+    cmp_free(arena, (uint64_t)((char *)d - cmp_arena_base(arena)) - sizeof(cmp_obj_hdr));
+    cmp_arena_get_stats(arena, &after);
+    CHECK(after.blocks_in_use == before.blocks_in_use);
+    CHECK(after.bytes_in_use == before.bytes_in_use);
+    puts("ok dict: insert, replace, delete, shrink, memory back to the arena");
+}
+
+static void dict_child(void *p, int i)
+{
+    cmp_dict *d = p;
+    for (uint64_t k = 0; k < DICT_KEYS / CHILDREN; k++) {
+        dict_put(d, (uint64_t)i * DICT_KEYS + k, k);
+        dict_put(d, 0xffffffffull, (uint64_t)i);     /* one contended key */
+    }
+}
+
+static void test_dict_processes(void)
+{
+    cmp_dict *d = new_dict();
+    pid_t pids[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++)
+        pids[i] = spawn(dict_child, d, i);
+    for (int i = 0; i < CHILDREN; i++)
+        reap(pids[i], 0);
+    CHECK(cmp_dict_len(d) == (uint64_t)CHILDREN * (DICT_KEYS / CHILDREN) + 1);
+    dict_check_all(d);
+    for (int i = 0; i < CHILDREN; i++)
+        for (uint64_t k = 0; k < DICT_KEYS / CHILDREN; k++)
+            CHECK(dict_get(d, (uint64_t)i * DICT_KEYS + k) == (int64_t)k);
+    CHECK(dict_get(d, 0xffffffffull) < CHILDREN);
+    cmp_dict_destroy(arena, d);
+    puts("ok dict: concurrent writers in three processes");
+}
+
+/* Die holding the segment of key 1 halfway through adding it: the slot is
+ * published, the count is not. */
+static void dict_die_adding(void *p, int user)
+{
+    cmp_dict *d = p;
+    uint64_t key = 1, h = cmp_dict_hash(d, &key, 8);
+    cmp_dseg *s = cmp_dict_seg(d, h);
+    CHECK(dseg_lock(d, s) == 0);
+    s->user = (uint32_t)user;
+    int err = 0;
+    uint64_t e = cmp_dentry_new(arena, &key, 8, "v\0\0\0\0\0\0\0\0", 9, &err);
+    CHECK(cmp_dseg_add(arena, s, h, e) == 0);
+    s->count--;
+    kill(getpid(), SIGKILL);
+}
+
+static void test_dict_dead_owner(void)
+{
+    for (int user = 0; user < 2; user++) {
+        cmp_dict *d = new_dict();
+        dict_put(d, 2, 2);
+        uint64_t key = 1, h = cmp_dict_hash(d, &key, 8);
+        cmp_dseg *s = cmp_dict_seg(d, h);
+        pid_t pid = spawn(dict_die_adding, d, user);
+        reap(pid, 1);
+        CHECK(cmp_lock_owner(&s->lock) == (uint32_t)pid);
+        CHECK(dseg_lock(d, s) == (user ? EOWNERDEAD : 0));
+        CHECK(d->recovered == 1 && s->user == 0 && s->lock.count == 1);
+        cmp_dseg_unlock(s, cmp_self_tid());
+        CHECK(cmp_lock_owner(&s->lock) == 0);
+        dict_check_all(d);
+        CHECK(cmp_dict_len(d) == 2);
+        CHECK(dict_get(d, 1) == 0 && dict_get(d, 2) == 2);
+        dict_put(d, 1, 5);
+        CHECK(dict_get(d, 1) == 5);
+        cmp_dict_destroy(arena, d);
+    }
+    puts("ok dict: a segment taken over from a killed owner is recounted");
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -720,6 +901,9 @@ int main(void)
     test_handoff();
     test_condition_debt();
     test_barrier();
+    test_dict();
+    test_dict_processes();
+    test_dict_dead_owner();
     cmp_arena_destroy(arena);
     puts("all passed");
     return 0;
