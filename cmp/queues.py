@@ -18,6 +18,7 @@ Differences a program can see, all additive:
   - put_many(items) and get_many(max_items=None, timeout=None) batch.
 """
 import collections
+import os
 import threading
 import types
 import weakref
@@ -35,6 +36,20 @@ _Base = _cmp.Queue
 _base_put = _Base.put
 _base_get = _Base.get
 _sentinel = object()
+
+# Every Queue of this process, so that a child made by a bare os.fork()
+# (which runs none of multiprocessing's after-fork hooks) starts each one
+# with an empty feeder buffer and no feeder thread: the buffered items
+# belong to the parent, whose feeder still sends them.
+_queues = weakref.WeakSet()
+
+
+def _reset_after_fork():
+    for q in list(_queues):
+        q._reset()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _End(object):
@@ -132,6 +147,7 @@ class Queue(_Locks, _Base):
         super().__init__(maxsize, self._ring_slots)
         self._ignore_epipe = False
         self._reset()
+        _queues.add(self)
         register_after_fork(self, Queue._after_fork)
 
     def __reduce__(self):
@@ -143,6 +159,7 @@ class Queue(_Locks, _Base):
     def __setstate__(self, state):
         self._ignore_epipe, = state
         self._reset()
+        _queues.add(self)
         register_after_fork(self, Queue._after_fork)
 
     def _after_fork(self):
