@@ -234,11 +234,13 @@ static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
     (void)m; (void)unused;
     cmp_arena_stats st;
     cmp_arena_get_stats(cmp_the_arena, &st);
-    return Py_BuildValue("{sKsKsKsKsK}", "size", (unsigned long long)st.size,
+    return Py_BuildValue("{sKsKsKsKsKsKsK}", "size", (unsigned long long)st.size,
                          "top", (unsigned long long)st.top,
                          "bytes_in_use", (unsigned long long)st.bytes_in_use,
                          "blocks_in_use", (unsigned long long)st.blocks_in_use,
-                         "token", (unsigned long long)st.token);
+                         "token", (unsigned long long)st.token,
+                         "resident", (unsigned long long)st.resident,
+                         "free_resident", (unsigned long long)st.free_resident);
 }
 
 static PyObject *mod_live_wrappers(PyObject *m, PyObject *unused)
