@@ -18,12 +18,14 @@ Differences a program can see, all additive:
   - put_many(items) and get_many(max_items=None, timeout=None) batch.
 """
 import collections
+import operator
 import os
 import threading
 import types
 import weakref
 
 from multiprocessing.reduction import ForkingPickler as _ForkingPickler
+from multiprocessing.synchronize import SEM_VALUE_MAX as _SEM_VALUE_MAX
 from multiprocessing.util import debug, info, Finalize, register_after_fork, is_exiting
 from queue import Empty, Full  # noqa: F401  (the stdlib module's names)
 
@@ -142,8 +144,13 @@ class Queue(_Locks, _Base):
     _ring_slots = 0
 
     def __init__(self, maxsize=0, *, ctx):
-        if maxsize is None or maxsize <= 0:
-            maxsize = 0
+        if maxsize <= 0:
+            maxsize = 0     # unbounded (the stdlib's bound: SEM_VALUE_MAX)
+        else:
+            # the stdlib's answers: its semaphore takes a C int
+            maxsize = operator.index(maxsize)
+            if maxsize > _SEM_VALUE_MAX:
+                raise OverflowError("Python int too large to convert to C int")
         super().__init__(maxsize, self._ring_slots)
         self._ignore_epipe = False
         self._reset()
