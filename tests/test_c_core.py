@@ -1,6 +1,6 @@
 """The C cores on their own: csrc/tests/test_cores.c (lock, semaphore,
-event, condition, barrier) and csrc/tests/test_ring.c (the message ring),
-built with the sanitizers and warnings as errors, run across fork()ed
+event, condition, barrier), csrc/tests/test_ring.c (the message ring) and
+csrc/tests/test_arena.c (the allocator), built with the sanitizers and warnings as errors, run across fork()ed
 processes without Python."""
 import os
 import shutil
@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = ["arena", "owner", "spin", "lock", "semaphore", "event", "condition", "barrier"]
-PROGRAMS = {"test_cores": CORES, "test_ring": CORES + ["ring"]}
+PROGRAMS = {"test_cores": CORES, "test_ring": CORES + ["ring"], "test_arena": ["arena"]}
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
