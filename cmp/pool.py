@@ -53,6 +53,7 @@ not called for the terminated ones).
 import collections
 import functools
 import itertools
+import operator
 import os
 import pickle
 import select
@@ -600,6 +601,16 @@ class ApplyResult(object):
 AsyncResult = ApplyResult
 
 
+def _check_chunksize(chunksize):
+    # A chunksize that is not an integer: the stdlib's task generator fails
+    # on it in a thread and its map never returns; cmp says so at once.
+    try:
+        operator.index(chunksize)
+    except TypeError:
+        raise TypeError("chunksize must be an integer, not %s"
+                        % type(chunksize).__name__) from None
+
+
 class MapResult(ApplyResult):
     """The result of map_async: ready once every chunk is back."""
     _batchable = True
@@ -615,6 +626,8 @@ class MapResult(ApplyResult):
         self._chunksize = chunksize
         self._progress = None
         if chunksize <= 0:
+            # No chunk is sent: the stdlib's answer is a list of None.
+            self._value = [None] * length
             self._number_left = 0
             self._event.set()
             self._core.job_done(self._job)
@@ -1200,7 +1213,7 @@ class _Core:
                 self.timed -= 1
             done.append((job, idx, payload, None))
             sample = now - w.head_start
-            if type(idx) is not int:
+            if type(idx) is not int and len(idx):
                 sample /= len(idx)
             w.service = sample if w.service <= 0 else 0.8 * w.service + 0.2 * sample
             if job._batchable:
@@ -1626,11 +1639,15 @@ class Pool(object):
             processes = cpus() or 1
         if processes < 1:
             raise ValueError("Number of processes must be at least 1")
+        operator.index(processes)   # the stdlib's TypeError for Pool(1.5)
         if maxtasksperchild is not None:
             if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
                 raise ValueError("maxtasksperchild must be a positive int or None")
         if initializer is not None and not callable(initializer):
             raise TypeError('initializer must be a callable')
+        # The stdlib's workers would fail initializer(*initargs) and be
+        # replaced without end: say so here.
+        iter(initargs)
         self._processes = processes
         self._initializer = initializer
         self._initargs = initargs
@@ -1715,11 +1732,13 @@ class Pool(object):
             chunksize, extra = divmod(len(iterable), len(self._pool) * 4 or 1)
             if extra:
                 chunksize += 1
+        else:
+            _check_chunksize(chunksize)
         if len(iterable) == 0:
             chunksize = 0
         result = MapResult(self, chunksize, len(iterable), callback,
                            error_callback=error_callback)
-        if chunksize:
+        if chunksize > 0:
             if progress:
                 result._progress = _Progress(len(iterable), 'map')
             if task_timeout is None:
@@ -1748,6 +1767,7 @@ class Pool(object):
         self._check_running()
         if chunksize < 1:
             raise ValueError("Chunksize must be 1+, not {0:n}".format(chunksize))
+        _check_chunksize(chunksize)
         if max_in_flight is not None and max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         result = cls(self)

@@ -18,11 +18,14 @@ Differences a program can see, all additive:
   - put_many(items) and get_many(max_items=None, timeout=None) batch.
 """
 import collections
+import operator
+import os
 import threading
 import types
 import weakref
 
 from multiprocessing.reduction import ForkingPickler as _ForkingPickler
+from multiprocessing.synchronize import SEM_VALUE_MAX as _SEM_VALUE_MAX
 from multiprocessing.util import debug, info, Finalize, register_after_fork, is_exiting
 from queue import Empty, Full  # noqa: F401  (the stdlib module's names)
 
@@ -35,6 +38,20 @@ _Base = _cmp.Queue
 _base_put = _Base.put
 _base_get = _Base.get
 _sentinel = object()
+
+# Every Queue of this process, so that a child made by a bare os.fork()
+# (which runs none of multiprocessing's after-fork hooks) starts each one
+# with an empty feeder buffer and no feeder thread: the buffered items
+# belong to the parent, whose feeder still sends them.
+_queues = weakref.WeakSet()
+
+
+def _reset_after_fork():
+    for q in list(_queues):
+        q._reset()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _End(object):
@@ -127,11 +144,17 @@ class Queue(_Locks, _Base):
     _ring_slots = 0
 
     def __init__(self, maxsize=0, *, ctx):
-        if maxsize is None or maxsize <= 0:
-            maxsize = 0
+        if maxsize <= 0:
+            maxsize = 0     # unbounded (the stdlib's bound: SEM_VALUE_MAX)
+        else:
+            # the stdlib's answers: its semaphore takes a C int
+            maxsize = operator.index(maxsize)
+            if maxsize > _SEM_VALUE_MAX:
+                raise OverflowError("Python int too large to convert to C int")
         super().__init__(maxsize, self._ring_slots)
         self._ignore_epipe = False
         self._reset()
+        _queues.add(self)
         register_after_fork(self, Queue._after_fork)
 
     def __reduce__(self):
@@ -143,6 +166,7 @@ class Queue(_Locks, _Base):
     def __setstate__(self, state):
         self._ignore_epipe, = state
         self._reset()
+        _queues.add(self)
         register_after_fork(self, Queue._after_fork)
 
     def _after_fork(self):

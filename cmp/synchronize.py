@@ -184,7 +184,9 @@ class Condition(_cmp.Condition):
     """
 
     def __init__(self, lock=None, *, ctx):
-        super().__init__(lock or RLock(ctx=ctx))
+        lock = lock or RLock(ctx=ctx)
+        lock.acquire     # the stdlib's answer to a lock without one: AttributeError
+        super().__init__(lock)
         self._make_methods()
 
     def _make_methods(self):

@@ -11,15 +11,32 @@
  *
  *   0            cmp_arena_hdr: magic, token, size, bump pointer, the
  *                allocator's robust process-shared mutex, free lists, stats
- *   HDR_SIZE     blocks, each: [cmp_block_hdr 16 B][payload ...]
- *                payloads are 16-byte aligned
+ *   4096         the range map: one bit per page, set on the first page of
+ *                every range handed out (a large block or a span)
+ *   data         ranges of whole pages, each starting with a cmp_block_hdr:
  *
- * Blocks of up to CMP_SMALL_MAX payload bytes come in power-of-two size
- * classes with one LIFO free list each (never coalesced, so a block header
- * stays valid while the memory is reused by the same class).  Larger blocks
- * are page-rounded ranges; freed ranges go to an address-ordered list, are
- * coalesced with their neighbours, and their pages are handed back to the
- * kernel with fallocate(PUNCH_HOLE).
+ *     large block  [cmp_block_hdr klass=CMP_LARGE_CLASS][payload ...]
+ *     span         [cmp_block_hdr klass=CMP_SPAN_CLASS][span info]
+ *                  [cmp_block_hdr][payload of one size class] x n
+ *     free range   [cmp_block_hdr][free-range node] (pages after the first
+ *                  may be holes given back to the kernel)
+ *
+ *   payloads are 16-byte aligned
+ *
+ * Requests of up to CMP_SMALL_MAX bytes are served by power-of-two size
+ * classes carved from 64 KiB spans (one LIFO free list per span); a span
+ * whose last block is freed goes back to the ranges (each class keeps one
+ * empty span to avoid churn).  Larger requests take whole pages.  Free
+ * ranges sit on one address-ordered list and are merged with their
+ * neighbours, so memory freed by any class serves any later request.  The
+ * pages of free ranges go back to the kernel (fallocate PUNCH_HOLE) once
+ * more than CMP_ARENA_KEEP_FREE bytes of them are resident; pages are
+ * reserved again (fallocate) before a range is handed out, so a full
+ * tmpfs or memory cgroup is ENOMEM from the allocating call, never a
+ * SIGBUS at the first touch.
+ *
+ * A process killed inside the allocator (the robust mutex passes to the
+ * next taker) costs at most the block or range it had in hand.
  *
  * A shared object is a block whose payload starts with cmp_obj_hdr:
  *
@@ -28,10 +45,13 @@
  *   kind     which primitive lives here (CMP_KIND_*)
  *   pending  pickled references not yet rebuilt ("transfers")
  *
- * States of a block: FREE (on a free list, generation even/odd is not a
- * state) -> LIVE (refs >= 1) -> FREE when refs drops to zero.  Each
- * allocation bumps the block's generation, so a stale pickled reference is
- * told apart from the block's next occupant.
+ * States of a block, told by its generation: LIVE (odd: handed out; an
+ * object is LIVE while refs >= 1) -> FREE (even) when freed.  Every
+ * allocation takes a fresh odd generation from one arena-wide counter, and
+ * a pickled reference is checked against the range map and the block's
+ * generation under the allocator's mutex, so a stale reference is told
+ * apart from the block's next occupant and from memory that is no longer
+ * a block at all.
  */
 #ifndef CMP_ARENA_H
 #define CMP_ARENA_H
@@ -43,9 +63,11 @@
 #define CMP_ARENA_DEFAULT_SIZE (8ULL << 30)
 #define CMP_ARENA_MIN_SIZE (1ULL << 20)
 #define CMP_SMALL_MIN 16u
-#define CMP_SMALL_CLASSES 17            /* 16 B .. 1 MiB */
+#define CMP_SMALL_CLASSES 8             /* 16 B .. 2 KiB */
 #define CMP_SMALL_MAX (CMP_SMALL_MIN << (CMP_SMALL_CLASSES - 1))
 #define CMP_LARGE_CLASS 0xffffffffu
+#define CMP_SPAN_CLASS 0xfffffffeu
+#define CMP_ARENA_KEEP_FREE (8ULL << 20)   /* resident free bytes kept */
 
 typedef struct cmp_arena cmp_arena;
 
@@ -68,6 +90,8 @@ typedef struct {
     uint64_t bytes_in_use;  /* payload bytes of live blocks */
     uint64_t blocks_in_use;
     uint64_t token;
+    uint64_t resident;      /* bytes of the arena's pages in memory */
+    uint64_t free_resident; /* of which free ranges not yet given back */
 } cmp_arena_stats;
 
 /* Create and map a new arena of `size` reserved bytes (0: the default).
@@ -81,7 +105,8 @@ uint64_t cmp_arena_token(const cmp_arena *a);
 void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st);
 
 /* Raw blocks.  `alloc` returns the payload's offset (never 0) or 0 with
- * *err set (ENOMEM when the reservation is used up). */
+ * *err set (ENOMEM when the reservation is used up or the kernel has no
+ * memory left for its pages). */
 uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err);
 void cmp_free(cmp_arena *a, uint64_t off);
 uint64_t cmp_block_size(cmp_arena *a, uint64_t off);

@@ -146,3 +146,121 @@ def test_passing_to_a_spawned_process_raises_clearly(resource_tracker):
     proc = multiprocessing.get_context("spawn").Process(target=_noop, args=(cmp.Lock(),))
     with pytest.raises(RuntimeError, match="shared arena"):
         proc.start()
+
+
+def _run_in_fresh_arena(code, size):
+    """Run `code` in a new interpreter whose arena reserves `size` bytes;
+    returns its stdout."""
+    import subprocess
+    import sys
+    env = dict(os.environ, CMP_ARENA_SIZE=str(size))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=10 * TIMEOUT, env=env,
+                         cwd=os.path.dirname(os.path.dirname(cmp.__file__)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+SIZE_DRIFT = r"""
+import cmp
+from cmp._core import arena_stats
+q = cmp.Queue()
+start = arena_stats()
+for size in (600_000, 300_000, 150_000, 70_000):
+    n = 200_000_000 // size           # 200 MB a round
+    for i in range(n):
+        q.put(bytes([i % 251]) * size)
+    peak = arena_stats()["resident"]
+    for i in range(n):
+        got = q.get()
+        assert len(got) == size and got[0] == i % 251 and got[-1] == i % 251
+    st = arena_stats()
+    assert st["bytes_in_use"] == start["bytes_in_use"], (st, start)
+    print(size, peak, st["resident"], start["resident"])
+"""
+
+
+def test_drifting_message_sizes_reuse_memory_and_give_it_back():
+    # Each round frees memory of one size class that the next round's
+    # (smaller) class must reuse: 4 x 200 MB through a 1 GiB arena, and the
+    # freed pages go back to the kernel after each round.
+    out = _run_in_fresh_arena(SIZE_DRIFT, 1 << 30)
+    rounds = [tuple(map(int, line.split())) for line in out.split("\n") if line]
+    assert [r[0] for r in rounds] == [600_000, 300_000, 150_000, 70_000]
+    for size, peak, after, start in rounds:
+        assert peak > 150_000_000                 # the round was resident
+        # back to the start, but for the free pages kept for reuse
+        assert after < start + (16 << 20), (size, peak, after, start)
+
+
+ARENA_FILLS_UP = r"""
+import cmp
+from cmp._core import arena_stats
+start = arena_stats()["bytes_in_use"]
+lock = cmp.Lock()
+q = cmp.Queue()
+for round in range(3):
+    # shared objects until the arena is full
+    values = []
+    try:
+        while True:
+            values.append(cmp.Value("i", len(values)))
+    except MemoryError as e:
+        assert "arena is full" in str(e)
+    assert len(values) > 1000
+    assert lock.acquire(timeout=5) and (lock.release() is None)
+    assert [v.value for v in values[:: 97]] == list(range(0, len(values), 97))
+    nvalues = len(values)
+    del values
+    # out-of-line queue messages until the arena is full
+    n = 0
+    try:
+        while True:
+            q.put(bytes([n % 251]) * 100_000)
+            n += 1
+    except MemoryError as e:
+        assert "arena is full" in str(e)
+    assert n > 10
+    for i in range(n):
+        got = q.get(timeout=5)
+        assert len(got) == 100_000 and got[0] == i % 251
+    assert q.empty()
+    assert arena_stats()["bytes_in_use"] - start < 1 << 20
+    print(nvalues, n)
+"""
+
+
+def test_a_full_arena_raises_memoryerror_and_recovers():
+    out = _run_in_fresh_arena(ARENA_FILLS_UP, 8 << 20)
+    rounds = [tuple(map(int, line.split())) for line in out.split("\n") if line]
+    assert len(rounds) == 3
+    # every round fits as much as the first
+    assert all(r == rounds[0] for r in rounds), rounds
+
+
+def test_stale_handles_are_refused_after_their_memory_serves_other_sizes():
+    # Handles of Locks freed long ago, whose spans went back to the ranges
+    # and now hold other data, the handles' own generations included: each
+    # is refused, never taken for whatever lives there now.
+    locks = [cmp.Lock() for _ in range(5000)]
+    stale = []
+    for lock in locks:
+        h = lock._handle()
+        type(lock)._rebuild(h)      # adopt it back: the refs balance
+        stale.append(h)
+    lock_type = type(locks[0])
+    del locks, lock, h
+    gens = [h[2] for h in stale]
+    fill = [cmp.RawArray("I", [gens[i % len(gens)]] * 4000) for i in range(200)]
+    fill += [cmp.RawArray("I", [g] * 3) for g in gens[:3000]]
+    refused = 0
+    for h in stale:
+        try:
+            lock_type._rebuild(h)
+        except RuntimeError as e:
+            assert "no longer exists" in str(e) or "invalid handle" in str(e)
+            refused += 1
+    assert refused == len(stale)
+    again = cmp.Lock()
+    assert pickle.loads(pickle.dumps(again)).acquire(timeout=TIMEOUT)
+    del fill

@@ -473,3 +473,39 @@ def test_pickle_outside_spawning_is_allowed():
     assert q.get() == "x"
     q.close()
     q2.close()
+
+
+def test_bare_fork_does_not_send_the_parents_buffer_again(mp):
+    # More puts than the ring holds: the rest waits in this process's feeder
+    # buffer.  A child made by os.fork() (no multiprocessing hooks) that puts
+    # must not push the parent's buffered items a second time.
+    import os
+    q = mp.Queue()
+    n = 12_000
+    for i in range(n):
+        q.put(i)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            q.put("child")
+            q.close()
+            q.join_thread()
+            code = 0
+        finally:
+            os._exit(code)
+    got = [q.get(timeout=TIMEOUT) for _ in range(n)]
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    rest = []
+    while True:
+        try:
+            rest.append(q.get_nowait())
+        except queue.Empty:
+            break
+    close(q)
+    assert sorted(x for x in got + rest if x != "child") == list(range(n))
+    if mp is cmp:
+        # cmp's child sends its own item (the stdlib's child has no feeder
+        # thread after a bare fork and never sends it)
+        assert "child" in got + rest

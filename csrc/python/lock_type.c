@@ -183,8 +183,13 @@ static PyObject *acquire_common(PyObject *self, PyObject *const *args,
     }
     if (cmp_parse_args("acquire", args, nargs, kwnames, acquire_names, 2, 0, a) < 0)
         return NULL;
-    int block = 1;
-    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+    int block;
+    if (cmp_parse_block(a[0], &block) < 0)
+        return NULL;
+    /* An RLock this thread holds already is taken again before the
+     * stdlib looks at the timeout. */
+    cmp_lock *l = LOCK(self);
+    if (!(recursive && l && cmp_lock_owner(l) == cmp_self_tid()) && cmp_check_timeout(a[1]) < 0)
         return NULL;
     int r = do_acquire(self, block, a[1], recursive);
     if (r < 0)

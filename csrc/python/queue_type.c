@@ -444,13 +444,15 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     if (check_open(q) < 0)
         return NULL;
-    int block = 1;
-    if (a[1] && (block = PyObject_IsTrue(a[1])) < 0)
+    /* put goes through the stdlib's semaphore: its checks of both. */
+    int block;
+    if (cmp_parse_block(a[1], &block) < 0 || cmp_check_timeout(a[2]) < 0)
         return NULL;
     cmp_ring *r = RING(q);
+    /* The timeout is for the wait for room (the stdlib's semaphore): made
+     * a deadline only when there is none, so that a timeout of NaN raises
+     * only when put would wait. */
     cmp_deadline d = cmp_deadline_forever();
-    if (block && a[2] && cmp_timeout_to_deadline(a[2], &d) < 0)
-        return NULL;
     /* Encode first: bad input raises here and changes nothing. */
     encoded e;
     if (encode(a[0], &e) < 0) {
@@ -471,6 +473,10 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     }
     if (!cmp_ring_items_try(r)) {
         int rc = ETIMEDOUT;
+        if (block && a[2] && cmp_timeout_to_deadline(a[2], &d) < 0) {
+            Py_XDECREF(e.owner);
+            return NULL;
+        }
         while (block && !cmp_deadline_passed(&d)) {
             rc = cmp_wait(wait_items, r, &d);
             if (rc != 0 || cmp_ring_items_try(r))
@@ -642,6 +648,31 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
 
 static const char *const get_names[] = {"block", "timeout"};
 
+/* get(block, timeout) with a timeout: the stdlib takes its read lock with
+ * (block, timeout), then polls for what is left of the timeout, so its
+ * answers to a bad one are those of both, even when an item is there. */
+static int get_timeout_check(PyObject *block_obj, PyObject *timeout, int *block)
+{
+    if (cmp_parse_block(block_obj, block) < 0)
+        return -1;
+    double t = PyFloat_AsDouble(timeout);
+    if (t == -1.0 && PyErr_Occurred())
+        return -1;
+    if (!*block)
+        return 0;
+    if (t != t) {
+        PyErr_SetString(PyExc_ValueError, "cannot convert float NaN to integer");
+        return -1;
+    }
+    if (t > 2147483.647) {      /* poll() takes int milliseconds */
+        PyErr_SetString(PyExc_OverflowError, t == HUGE_VAL
+                        ? "cannot convert float infinity to integer"
+                        : "timeout is too large");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *queue_get(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames)
 {
@@ -653,8 +684,12 @@ static PyObject *queue_get(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     if (check_open(q) < 0)
         return NULL;
     int block = 1;
-    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+    if (a[1] && a[1] != Py_None) {
+        if (get_timeout_check(a[0], a[1], &block) < 0)
+            return NULL;
+    } else if (a[0] && (block = PyObject_IsTrue(a[0])) < 0) {
         return NULL;
+    }
     return take(q, block, block ? a[1] : NULL, 0);
 }
 

@@ -70,8 +70,8 @@ static PyObject *sem_acquire(PyObject *self, PyObject *const *args,
     }
     if (cmp_parse_args("acquire", args, nargs, kwnames, acquire_names, 2, 0, a) < 0)
         return NULL;
-    int block = 1;
-    if (a[0] && (block = PyObject_IsTrue(a[0])) < 0)
+    int block;
+    if (cmp_parse_block(a[0], &block) < 0 || cmp_check_timeout(a[1]) < 0)
         return NULL;
     int r = do_acquire(self, block, a[1]);
     if (r < 0)
@@ -100,7 +100,8 @@ static PyObject *sem_release(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (NOT_READY(self))
         return NULL;
     int r = cmp_sem_release(SEM(self));
-    if (r == ERANGE) {
+    if (r == ERANGE || r == EOVERFLOW) {
+        /* At its bound, or at SEM_VALUE_MAX: the stdlib's answer to both. */
         PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
         return NULL;
     }

@@ -245,11 +245,13 @@ static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
     (void)m; (void)unused;
     cmp_arena_stats st;
     cmp_arena_get_stats(cmp_the_arena, &st);
-    return Py_BuildValue("{sKsKsKsKsK}", "size", (unsigned long long)st.size,
+    return Py_BuildValue("{sKsKsKsKsKsKsK}", "size", (unsigned long long)st.size,
                          "top", (unsigned long long)st.top,
                          "bytes_in_use", (unsigned long long)st.bytes_in_use,
                          "blocks_in_use", (unsigned long long)st.blocks_in_use,
-                         "token", (unsigned long long)st.token);
+                         "token", (unsigned long long)st.token,
+                         "resident", (unsigned long long)st.resident,
+                         "free_resident", (unsigned long long)st.free_resident);
 }
 
 static PyObject *mod_live_wrappers(PyObject *m, PyObject *unused)
@@ -381,12 +383,38 @@ int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d)
     double t = PyFloat_AsDouble(timeout);
     if (t == -1.0 && PyErr_Occurred())
         return -1;
-    if (t != t) {
-        PyErr_SetString(PyExc_ValueError, "timeout must be a number, not NaN");
+    if (t != t || t >= 9.2e18) {
+        /* What the stdlib's semaphores answer (sem_timedwait's EINVAL). */
+        errno = EINVAL;
+        PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
     *d = cmp_deadline_after(t);
     return 0;
+}
+
+int cmp_parse_block(PyObject *obj, int *block)
+{
+    *block = 1;
+    if (!obj)
+        return 0;
+#if PY_VERSION_HEX < 0x030D0000
+    /* Before 3.13 the stdlib's SemLock.acquire takes an integer block. */
+    if (!PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+#endif
+    *block = PyObject_IsTrue(obj);
+    return *block < 0 ? -1 : 0;
+}
+
+int cmp_check_timeout(PyObject *timeout)
+{
+    if (!timeout || timeout == Py_None)
+        return 0;
+    return PyFloat_AsDouble(timeout) == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
 int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,

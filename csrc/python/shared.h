@@ -66,8 +66,17 @@ extern PyMethodDef cmp_shared_methods[];
 typedef int (*cmp_wait_fn)(void *arg, const cmp_deadline *d);
 int cmp_wait(cmp_wait_fn fn, void *arg, const cmp_deadline *d);
 
-/* timeout (None or a number) to a deadline; -1 with TypeError set. */
+/* timeout (None or a number) to a deadline for a wait that must block;
+ * -1 with TypeError set, or with the stdlib's OSError(EINVAL) for NaN or a
+ * timeout past what a timespec holds (the stdlib's SemLock answer). */
 int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d);
+
+/* The stdlib's SemLock.acquire(block, timeout) converts both before it
+ * tries, so a bad one raises even when nothing would wait: check them the
+ * same way.  A NULL argument is absent (block: 1).  0, or -1 with
+ * TypeError set. */
+int cmp_parse_block(PyObject *obj, int *block);
+int cmp_check_timeout(PyObject *timeout);
 
 /* METH_FASTCALL|METH_KEYWORDS argument parsing: fill out[0..nnames) from
  * positional and keyword arguments; missing ones stay as given (defaults).
