@@ -5,7 +5,7 @@
 
 int cmp_barrier_lock(cmp_barrier *b, const cmp_deadline *d)
 {
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     if (cmp_lock_try(&b->mutex, me))
         return 0;
     return cmp_lock_acquire_slow(&b->mutex, me, d);

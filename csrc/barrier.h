@@ -65,7 +65,7 @@ void cmp_barrier_unlock(cmp_barrier *b);
 /* Fast path of cmp_barrier_lock: 1 when taken. */
 static inline int cmp_barrier_trylock(cmp_barrier *b)
 {
-    return cmp_lock_try(&b->mutex, cmp_self_pid());
+    return cmp_lock_try(&b->mutex, cmp_self_owner());
 }
 
 /* With the lock held: the generation to pass to cmp_barrier_sleep. */
