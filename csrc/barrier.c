@@ -6,7 +6,7 @@
 
 #include "spin.h"
 
-_Static_assert(offsetof(cmp_barrier, party) == 80, "layout of barrier.h");
+_Static_assert(offsetof(cmp_barrier, party) == 88, "layout of barrier.h");
 
 uint64_t cmp_barrier_size(int parties)
 {

@@ -17,7 +17,9 @@
  *   +72  uint32_t nslots    entries of `party`: parties, at most
  *                           BARRIER_MAX_SLOTS (0 for parties < 1)
  *   +76  uint32_t pad
- *   +80  uint64_t party[nslots]  who is inside wait(): BARRIER_NOBODY, or
+ *   +80  uint64_t filling_since  when the round's first party arrived
+ *                           (monotonic ns)
+ *   +88  uint64_t party[nslots]  who is inside wait(): BARRIER_NOBODY, or
  *                           the process's start time (low 32 bits) << 32
  *                           | its pid (owner.h); one entry per thread
  *
@@ -44,7 +46,11 @@
  * process died between the two stores.  The binding then breaks a
  * filling barrier (a party that died can never arrive, as when a thread
  * raises inside the stdlib's wait) and re-opens a draining or resetting
- * one that only the dead kept from emptying.  The internal lock is taken
+ * one that only the dead kept from emptying.  The last arrival of a round
+ * that has been filling for more than BARRIER_REAP_AFTER_NS reaps too
+ * before it trips the barrier, so a round does not trip with a party that
+ * died in it counted (unless the round lasted less than that: a quick
+ * round costs no look at /proc).  The internal lock is taken
  * over from a dead holder (lock.h) and the barrier broken and reaped the
  * same way.  With more than BARRIER_MAX_SLOTS parties, the threads beyond
  * the table are not tracked: a death among them is not detected (count
@@ -65,6 +71,7 @@
 #define BARRIER_BROKEN (-2)
 
 #define BARRIER_MAX_SLOTS 1024u
+#define BARRIER_REAP_AFTER_NS 1000000u
 #define BARRIER_NOBODY 0ull
 #define BARRIER_UNTRACKED (-1)      /* a waiter beyond the table */
 
@@ -79,6 +86,7 @@ typedef struct {
     uint64_t seen[2];
     uint32_t nslots;
     uint32_t pad;
+    uint64_t filling_since;
     uint64_t party[];
 } cmp_barrier;
 

@@ -274,3 +274,134 @@ def test_timeout_is_measured_not_counted():
     assert ev.wait(0.2) is False
     took = time.monotonic() - start
     assert 0.2 <= took < 0.2 + TIMEOUT
+
+
+# ---- a dead owner's pid given to a new process -----------------------------
+
+def _start_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rpartition(")")[2].split()[19])
+
+
+def _impostor_with_pid(pid):
+    """A live process with pid `pid` (reaped earlier): (its pid, a pipe fd
+    whose closing ends it).  As root the next pid is set through
+    ns_last_pid; otherwise forks cycle through the pid space."""
+    r, w = os.pipe()
+    path = "/proc/sys/kernel/ns_last_pid"
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    settable = os.access(path, os.W_OK)
+    for _ in range(2 * pid_max):
+        if settable:
+            try:
+                with open(path, "w") as f:
+                    f.write(str(pid - 1))
+            except OSError:
+                settable = False
+        child = os.fork()
+        if child == 0:
+            os.close(w)
+            os.read(r, 1)           # until the test closes its end
+            os._exit(0)
+        if child == pid:
+            os.close(r)
+            return child, w
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    os.close(r)
+    os.close(w)
+    pytest.fail("pid %d never came back" % pid)
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_owner_pid_reused_lock_is_taken_over(kind):
+    # cmp only.  The holder dies, its pid goes to a new, live process: the
+    # owner's start time tells them apart.
+    lock, ready, never = getattr(cmp, kind)(), cmp.Event(), cmp.Event()
+    p = cmp.Process(target=_hold_forever, args=(lock, ready, never))
+    p.start()
+    assert ready.wait(TIMEOUT)
+    holder, started = p.pid, _start_ticks(p.pid)
+    os.kill(holder, signal.SIGKILL)
+    p.join(TIMEOUT)
+    # A process created in the same clock tick would have the same start
+    # time: wait until the clock has moved past it.
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + TIMEOUT
+    while time.clock_gettime(time.CLOCK_BOOTTIME) * hz < started + 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    impostor, w = _impostor_with_pid(holder)
+    try:
+        assert _start_ticks(impostor) != started
+        start = time.monotonic()
+        with pytest.warns(cmp.synchronize.OwnerDiedWarning):
+            assert lock.acquire(timeout=TIMEOUT) is True
+        assert time.monotonic() - start < 5
+        lock.release()
+    finally:
+        os.close(w)
+        os.waitpid(impostor, 0)
+
+
+# ---- a Barrier party killed inside wait() ------------------------------------
+
+def _barrier_party(bar):
+    bar.wait()
+
+
+def _waits_in_threads(bar, n, timeout):
+    results = []
+
+    def party():
+        try:
+            results.append(bar.wait(timeout))
+        except threading.BrokenBarrierError:
+            results.append("broken")
+    threads = [threading.Thread(target=party) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def _kill_a_waiting_party(bar):
+    p = cmp.Process(target=_barrier_party, args=(bar,))
+    p.start()
+    deadline = time.monotonic() + TIMEOUT
+    while bar.n_waiting != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(TIMEOUT)
+    assert p.exitcode == -signal.SIGKILL
+
+
+def test_barrier_party_killed_in_wait_breaks_the_round():
+    # cmp only: the stdlib's round would trip with the dead counted.
+    bar = cmp.Barrier(3)
+    _kill_a_waiting_party(bar)
+    start = time.monotonic()
+    # The two live parties would trip the round with the dead one counted:
+    # it is broken instead, promptly (the dead party is found within a nap).
+    assert _waits_in_threads(bar, 2, TIMEOUT) == ["broken", "broken"]
+    assert time.monotonic() - start < 5
+    assert bar.broken
+    bar.reset()
+    assert sorted(_waits_in_threads(bar, 3, TIMEOUT)) == [0, 1, 2]
+
+
+def test_barrier_party_killed_then_abort_and_reset_give_a_usable_barrier():
+    bar = cmp.Barrier(3)
+    _kill_a_waiting_party(bar)
+    bar.abort()
+    bar.reset()                 # does not wait for the dead party
+    assert not bar.broken and bar.n_waiting == 0
+    assert sorted(_waits_in_threads(bar, 3, TIMEOUT)) == [0, 1, 2]
+    # A timeout is honoured afterwards too.
+    start = time.monotonic()
+    assert _waits_in_threads(bar, 1, 0.3) == ["broken"]
+    assert time.monotonic() - start < 5

@@ -2,6 +2,7 @@
  * (csrc/barrier.h names the states) run on shared words. */
 #include "shared.h"
 #include "../barrier.h"
+#include "../spin.h"
 
 #include <structmember.h>
 
@@ -205,6 +206,18 @@ static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
     }
 
     uint32_t index = b->count;
+    if (index + 1 == b->parties && index > 0 &&
+        cmp_now_ns() - b->filling_since > BARRIER_REAP_AFTER_NS) {
+        /* A slow round: did a party die in it (barrier.h)? */
+        reap_dead_parties(b);
+        if (b->state < 0) {
+            cmp_barrier_unlock(b);
+            return broken_error();
+        }
+        index = b->count;
+    }
+    if (index == 0)
+        b->filling_since = cmp_now_ns();
     int slot = cmp_barrier_enter(b);
     int failed = 0;
     if (index + 1 == b->parties) {
