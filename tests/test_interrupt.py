@@ -15,73 +15,22 @@ not see the signal.  cmp's naps end so that the handlers run (csrc/spin.h):
 the call must raise within LATE seconds, every time.
 """
 import os
-import queue
 import random
-import select
 import signal
-import sys
 import threading
 import time
 
 import pytest
 
 import cmp
-from conftest import TIMEOUT
+from conftest import TIMEOUT, wait_asleep
+from test_robustness import INTERRUPTED, _blocked_then_interrupted
 
-INTERRUPTED = 42
 
 # The stdlib's Barrier keeps its state in the stdlib's shared heap, whose
 # first use opens a file that stays open for the life of the process: open
 # it now, before the leftover check of any test takes its snapshot.
 _STDLIB_HEAP_WARMUP = __import__("multiprocessing").get_context("fork").Value("i", 0)
-
-# A child counts as asleep once its main thread was seen in state S this
-# many times in a row, SAMPLE seconds apart (longer than a wait for the
-# interpreter lock, which ends within sys.getswitchinterval()).
-ASLEEP_SAMPLES = 10
-SAMPLE = 0.002
-
-
-class _Notes:
-    """Single bytes from the children to the test (os.write: no primitive
-    under test involved)."""
-
-    def __init__(self):
-        self.r, self.w = os.pipe()
-
-    def put(self, note):
-        os.write(self.w, note)
-
-    def get(self):
-        readable, _, _ = select.select([self.r], [], [], TIMEOUT)
-        return os.read(self.r, 1) if readable else None
-
-    def close(self):
-        os.close(self.r)
-        os.close(self.w)
-
-
-@pytest.fixture
-def notes():
-    n = _Notes()
-    yield n
-    n.close()
-
-
-def _main_thread_state(pid):
-    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
-        return f.read().rpartition(")")[2].split()[0]
-
-
-def wait_asleep(pid):
-    """Until the main thread of `pid` sleeps in the kernel for good."""
-    deadline = time.monotonic() + TIMEOUT
-    seen = 0
-    while seen < ASLEEP_SAMPLES:
-        assert time.monotonic() < deadline, "the child never fell asleep"
-        seen = seen + 1 if _main_thread_state(pid) == "S" else 0
-        time.sleep(SAMPLE)
-
 
 def _sleep_long(x):
     time.sleep(3600)        # a task that never finishes before terminate()
@@ -97,10 +46,9 @@ def _lock(mp):
     return lock.acquire, lock.release
 
 
-def _rlock(mp):
-    # Held by a thread of the parent: the stdlib's RLock takes a forked
-    # child's main thread for the parent's (same thread ident).
-    lock, held, done = mp.RLock(), threading.Event(), threading.Event()
+def held_by_a_thread(lock):
+    """Acquire `lock` in a new thread, which holds it until release()."""
+    held, done = threading.Event(), threading.Event()
 
     def hold():
         with lock:
@@ -109,7 +57,14 @@ def _rlock(mp):
     t = threading.Thread(target=hold)
     t.start()
     assert held.wait(TIMEOUT)
-    return lock.acquire, lambda: (done.set(), t.join())
+    return lambda: (done.set(), t.join())
+
+
+def _rlock(mp):
+    # Held by a thread of the parent: the stdlib's RLock takes a forked
+    # child's main thread for the parent's (same thread ident).
+    lock = mp.RLock()
+    return lock.acquire, held_by_a_thread(lock)
 
 
 def _semaphore(mp):
@@ -200,19 +155,10 @@ BLOCKERS = {
 }
 
 
-def _block_then_report(block, notes):
-    try:
-        notes.put(b"r")
-        block()
-    except KeyboardInterrupt:
-        sys.exit(INTERRUPTED)
-    sys.exit(1)
-
-
 @pytest.mark.parametrize("what", sorted(BLOCKERS))
 def test_sigint_while_asleep_interrupts(mp, notes, what):
     block, cleanup = BLOCKERS[what](mp)
-    p = mp.Process(target=_block_then_report, args=(block, notes))
+    p = mp.Process(target=_blocked_then_interrupted, args=(block, notes))
     p.start()
     try:
         assert notes.get() == b"r"
@@ -265,16 +211,8 @@ def _probe_waits():
         return lock
 
     def rlock_held_by_a_thread():
-        lock, held, done = cmp.RLock(), threading.Event(), threading.Event()
-
-        def hold():
-            with lock:
-                held.set()
-                done.wait()
-        t = threading.Thread(target=hold)
-        t.start()
-        held.wait()
-        return lock, t, done
+        lock = cmp.RLock()
+        return lock, held_by_a_thread(lock)
 
     def cond_wait(cond, arm):
         with cond:
@@ -340,7 +278,7 @@ def _probe_waits():
                          lambda l: l.release()),
         "RLock.acquire": (rlock_held_by_a_thread,
                           armed(lambda s: s[0].acquire(timeout=PROBE_TIMEOUT)),
-                          lambda s: (s[2].set(), s[1].join())),
+                          lambda s: s[1]()),
         "Semaphore.acquire": (lambda: cmp.Semaphore(0),
                               armed(lambda s: s.acquire(timeout=PROBE_TIMEOUT)), None),
         "Event.wait": (cmp.Event, armed(lambda e: e.wait(PROBE_TIMEOUT)), None),

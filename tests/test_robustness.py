@@ -1,7 +1,6 @@
 """The foundation's robustness promises: dead lock owners, Ctrl-C in every
 blocking call, Python signal handlers during waits, monotonic deadlines."""
 import os
-import select
 import signal
 import sys
 import threading
@@ -11,7 +10,7 @@ import pytest
 
 import cmp
 import cmp.synchronize
-from conftest import TIMEOUT
+from conftest import TIMEOUT, wait_asleep
 
 # Exit codes a child reports with.
 INTERRUPTED = 42        # KeyboardInterrupt raised where expected
@@ -92,34 +91,7 @@ def test_condition_notifier_killed_holding_the_lock():
 # leaves the child asleep for good (seen under load).  cmp's sleeps end
 # after a nap of at most CMP_LIVENESS_INTERVAL and look at signals then.
 #
-# Children report through a raw pipe: os.write is async-signal-safe and
-# involves none of the primitives under test (the stdlib's Event.set, say,
-# blocks until its waiter wakes, and is no fit for a signal handler).
-
-class _Notes:
-    """Single bytes from the children to the test."""
-
-    def __init__(self):
-        self.r, self.w = os.pipe()
-
-    def put(self, note):
-        os.write(self.w, note)
-
-    def get(self):
-        readable, _, _ = select.select([self.r], [], [], TIMEOUT)
-        return os.read(self.r, 1) if readable else None
-
-    def close(self):
-        os.close(self.r)
-        os.close(self.w)
-
-
-@pytest.fixture
-def notes():
-    n = _Notes()
-    yield n
-    n.close()
-
+# Children report through a raw pipe (the `notes` fixture, conftest.py).
 
 def _blocked_then_interrupted(block, notes):
     try:
@@ -154,6 +126,7 @@ def _blockers(mp):
 
 def _interrupt_promptly(p, notes):
     assert notes.get() == b"r"
+    wait_asleep(p.pid)
     start = time.monotonic()
     os.kill(p.pid, signal.SIGINT)
     p.join(TIMEOUT)
