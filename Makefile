@@ -1,5 +1,6 @@
 # make test    build cmp (warnings are errors) and run every test
 # make bench   build cmp and print the cmp-vs-stdlib comparison
+# make stress  the long campaigns (pytest -m stress), with their figures
 # make test-asan, make compat, make clean.
 # make dist-check  the sdist, installed into a fresh venv and checked there
 # make wheels      manylinux wheels for CPython 3.9-3.13 into dist/, each
@@ -19,7 +20,7 @@ PYTEST_ARGS ?=
 # check_leftovers.py finds exactly those still alive afterwards.
 RUN_TOKEN := $(shell od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
-.PHONY: test test-asan bench compat build build-asan venv clean check-python dist-check wheels
+.PHONY: test test-asan stress bench compat build build-asan venv clean check-python dist-check wheels
 
 check-python:
 	@test -n "$(PYVER)" || { echo "no interpreter for PYTHON=$(PYTHON)"; exit 1; }
@@ -42,6 +43,11 @@ test: build
 	CMP_TEST_RUN=$(RUN_TOKEN) $(VPY) -m pytest -q $(PYTEST_ARGS)
 	$(VPY) tests/check_leftovers.py $(RUN_TOKEN)
 	$(MAKE) dist-check PYTHON=$(PY)
+
+STRESS_ARGS ?=
+stress: build
+	CMP_TEST_RUN=$(RUN_TOKEN) $(VPY) -m pytest -q -s -m stress -p no:cacheprovider $(STRESS_ARGS)
+	$(VPY) tests/check_leftovers.py $(RUN_TOKEN)
 
 test-asan: build-asan
 	LD_PRELOAD="$(ASAN_LIBS)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -1,11 +1,85 @@
 /* barrier.c - Barrier's internal lock and generation word (layout and
  * states: barrier.h). */
 #include "barrier.h"
+
+#include <stddef.h>
+
 #include "spin.h"
+
+_Static_assert(offsetof(cmp_barrier, party) == 88, "layout of barrier.h");
+
+uint64_t cmp_barrier_size(int parties)
+{
+    uint32_t n = parties < 1 ? 0u : (uint32_t)parties;
+    if (n > BARRIER_MAX_SLOTS)
+        n = BARRIER_MAX_SLOTS;
+    return sizeof(cmp_barrier) + (uint64_t)n * sizeof(uint64_t);
+}
+
+void cmp_barrier_init(cmp_barrier *b, int parties)
+{
+    b->parties = (uint32_t)parties;
+    b->state = BARRIER_FILLING;
+    b->nslots = (uint32_t)((cmp_barrier_size(parties) - sizeof(cmp_barrier)) /
+                           sizeof(uint64_t));
+}
+
+static uint64_t my_entry(void)
+{
+    const cmp_self_ids *me = cmp_self_proc();
+    return (uint64_t)me->start << 32 | me->id;
+}
+
+/* Relaxed below: under the mutex; count is read lock-free as a snapshot. */
+int cmp_barrier_enter(cmp_barrier *b)
+{
+    int slot = BARRIER_UNTRACKED;
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        if (__atomic_load_n(&b->party[i], __ATOMIC_RELAXED) == BARRIER_NOBODY) {
+            __atomic_store_n(&b->party[i], my_entry(), __ATOMIC_RELAXED);
+            slot = (int)i;
+            break;
+        }
+    }
+    __atomic_store_n(&b->count, b->count + 1, __ATOMIC_RELAXED);
+    return slot;
+}
+
+void cmp_barrier_leave(cmp_barrier *b, int slot)
+{
+    if (b->count > 0)
+        __atomic_store_n(&b->count, b->count - 1, __ATOMIC_RELAXED);
+    if (slot >= 0 && (uint32_t)slot < b->nslots)
+        __atomic_store_n(&b->party[slot], BARRIER_NOBODY, __ATOMIC_RELAXED);
+}
+
+uint32_t cmp_barrier_reap(cmp_barrier *b)
+{
+    uint32_t dead = 0, left = 0;
+    for (uint32_t i = 0; i < b->nslots; i++) {
+        uint64_t e = __atomic_load_n(&b->party[i], __ATOMIC_RELAXED);
+        if (e == BARRIER_NOBODY)
+            continue;
+        if (cmp_task_alive((uint32_t)e, (uint32_t)(e >> 32), 32)) {
+            left++;
+        } else {
+            __atomic_store_n(&b->party[i], BARRIER_NOBODY, __ATOMIC_RELAXED);
+            dead++;
+        }
+    }
+    /* Every waiter holds an entry while the table has room for all
+     * parties: count is the entries left (also after a death between
+     * the two stores of enter or leave). */
+    if (dead && b->nslots == b->parties)
+        __atomic_store_n(&b->count, left, __ATOMIC_RELAXED);
+    else if (dead)
+        __atomic_store_n(&b->count, b->count > dead ? b->count - dead : 0, __ATOMIC_RELAXED);
+    return dead;
+}
 
 int cmp_barrier_lock(cmp_barrier *b, const cmp_deadline *d)
 {
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     if (cmp_lock_try(&b->mutex, me))
         return 0;
     return cmp_lock_acquire_slow(&b->mutex, me, d);

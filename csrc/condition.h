@@ -122,8 +122,11 @@ static inline int cmp_cond_relock_try(cmp_lock *l, uint32_t me, int slept)
     if (!slept)
         return cmp_lock_try(l, me);
     uint32_t v = LOCK_UNLOCKED;   /* relaxed on failure: not taken */
-    return __atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 0;
+    cmp_lock_stamp(l, me);
+    return 1;
 }
 
 /* Re-acquire the user lock `l` as `me` (spinning adaptively first; with

@@ -21,15 +21,26 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A deadline: absolute CLOCK_MONOTONIC time, or none (wait forever). */
+/* A deadline: absolute CLOCK_MONOTONIC time, or none (wait forever), and
+ * when the wait it belongs to began (`since_ns`, monotonic nanoseconds;
+ * 0: unknown), which sets the length of its naps (spin.h). */
 typedef struct {
     struct timespec ts;
     int forever;
+    uint64_t since_ns;
 } cmp_deadline;
+
+static inline uint64_t cmp_ts_ns(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
 
 static inline cmp_deadline cmp_deadline_forever(void)
 {
-    cmp_deadline d = {{0, 0}, 1};
+    cmp_deadline d = {{0, 0}, 1, 0};
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    d.since_ns = cmp_ts_ns(&now);
     return d;
 }
 
@@ -39,6 +50,7 @@ static inline cmp_deadline cmp_deadline_after(double seconds)
     cmp_deadline d;
     clock_gettime(CLOCK_MONOTONIC, &d.ts);
     d.forever = 0;
+    d.since_ns = cmp_ts_ns(&d.ts);
     if (seconds <= 0)
         return d;
     if (seconds > 1e9)      /* ~31 years: treat as forever */
@@ -64,11 +76,18 @@ static inline int cmp_deadline_passed(const cmp_deadline *d)
            (now.tv_sec == d->ts.tv_sec && now.tv_nsec >= d->ts.tv_nsec);
 }
 
-/* The earlier of `d` and `seconds` from now (used to bound a sleep so that a
- * waiter can look at a lock owner's liveness now and then). */
-static inline cmp_deadline cmp_deadline_min(cmp_deadline d, double seconds)
+/* The earlier of `d` and `ns` nanoseconds after `now` (bounds a nap). */
+static inline cmp_deadline cmp_deadline_min_ns(cmp_deadline d, const struct timespec *now,
+                                               uint64_t ns)
 {
-    cmp_deadline s = cmp_deadline_after(seconds);
+    cmp_deadline s = d;
+    s.forever = 0;
+    s.ts.tv_sec = now->tv_sec + (time_t)(ns / 1000000000u);
+    s.ts.tv_nsec = now->tv_nsec + (long)(ns % 1000000000u);
+    if (s.ts.tv_nsec >= 1000000000L) {
+        s.ts.tv_sec += 1;
+        s.ts.tv_nsec -= 1000000000L;
+    }
     if (d.forever)
         return s;
     if (s.ts.tv_sec < d.ts.tv_sec ||

@@ -1,5 +1,6 @@
 /* lock.c - Lock and RLock slow paths (the layout and states are in lock.h). */
 #include "lock.h"
+#include "spin.h"
 
 int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
 {
@@ -21,8 +22,10 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
             /* Others may sleep on the word (a release cleared their bit):
              * set it again for them, so the next release wakes one. */
             if (__atomic_compare_exchange_n(&l->word, &v, cmp_lock_taken_state(l, me), 0,
-                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                cmp_lock_stamp(l, me);
                 return 0;
+            }
             continue;
         }
         if (!(v & LOCK_WAITERS)) {
@@ -31,25 +34,25 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d)
                 continue;
             v |= LOCK_WAITERS;
         }
-        cmp_deadline nap = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
         /* Sequentially consistent: counted before we can sleep (lock.h). */
         __atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
-        int r = futex_wait(&l->word, v, &nap);
+        int r = cmp_futex_nap(&l->word, v, d);
         __atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
-        if (r == EINTR)
-            return EINTR;
-        if (r == ETIMEDOUT) {
-            if (cmp_deadline_passed(d))
-                return ETIMEDOUT;
-            uint32_t owner = v & CMP_OWNER_MASK;
+        if (r == ETIMEDOUT)
+            return ETIMEDOUT;
+        if (r == EINTR) {
+            /* A signal, or the nap is over: look at the owner, then let
+             * the caller run signal handlers (spin.h, step 4).  Relaxed:
+             * the stamp is checked against the word (owner.h). */
+            uint32_t stamp = __atomic_load_n(&l->stamp, __ATOMIC_RELAXED);
             /* A debt the dead owner left stays for our release to pay. */
-            if (!cmp_owner_alive(owner) &&
+            if (!cmp_owner_alive(v & CMP_OWNER_MASK, stamp) &&
                 __atomic_compare_exchange_n(&l->word, &v,
                                             (v & LOCK_OWED) | me | LOCK_WAITERS, 0,
-                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+                cmp_lock_stamp(l, me);
                 return EOWNERDEAD;
-            /* The nap is over: let the caller run signal handlers that a
-             * signal caught while we spun could not interrupt us for. */
+            }
             return EINTR;
         }
     }

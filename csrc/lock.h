@@ -4,12 +4,16 @@
  * Shared layout (the body of a cmp object of kind CMP_KIND_LOCK or
  * CMP_KIND_RLOCK):
  *
- *   +0  uint32_t word    the futex word: owner id | LOCK_WAITERS, or 0
+ *   +0  uint32_t word    the futex word: owner token | LOCK_WAITERS, or 0
  *   +4  uint32_t count   RLock: recursion depth (touched by the owner only)
  *   +8  uint32_t tid     Lock: kernel thread id of the acquiring thread,
  *                        written after the word (for repr and _is_mine only)
- *   +12 uint32_t sleepers acquirers inside futex_wait on `word` (or about to)
- *   +16 int64_t debt     with LOCK_OWED: where the wake-up a Condition owes
+ *   +12 uint32_t stamp   the owner's start time, low 32 bits, written by
+ *                        every acquirer right after its compare-exchange
+ *                        (read only by a waiter judging the owner dead)
+ *   +16 uint32_t sleepers acquirers inside futex_wait on `word` (or about to)
+ *   +20 uint32_t pad
+ *   +24 int64_t debt     with LOCK_OWED: where the wake-up a Condition owes
  *                        its sleepers lives (cmp_lock_debt), as a byte offset
  *                        from the lock
  *
@@ -43,15 +47,18 @@
  * while counted leaves the count high: later releases make a spare wake
  * call, nothing worse.
  *
- * The owner id is the process id for a Lock (any thread of the owning
- * process, or another process, may release it, as with the stdlib's) and
- * the kernel thread id for an RLock.
+ * The owner token (owner.h) is the process's for a Lock (any thread of
+ * the owning process, or another process, may release it, as with the
+ * stdlib's) and the thread's for an RLock: its kernel id with the low
+ * bits of its start time, completed by `stamp`, so that an id the kernel
+ * gave to a new process after the owner died does not pass for the owner.
  *
- * Dead owners: a blocked waiter wakes every CMP_LIVENESS_INTERVAL seconds
- * and looks whether the owner still exists.  If it died (a SIGKILLed
- * process, or the thread that held an RLock exited), the waiter takes the
- * lock over in one compare-exchange and gets EOWNERDEAD: it holds the lock
- * now, and the caller tells the user that the previous owner died.
+ * Dead owners: a blocked waiter wakes at the end of every nap (at most
+ * CMP_LIVENESS_INTERVAL seconds, spin.h) and looks whether the owner still
+ * exists with its start time.  If it died (a SIGKILLed process, or the
+ * thread that held an RLock exited), the waiter takes the lock over in one
+ * compare-exchange and gets EOWNERDEAD: it holds the lock now, and the
+ * caller tells the user that the previous owner died.
  */
 #ifndef CMP_LOCK_H
 #define CMP_LOCK_H
@@ -70,7 +77,9 @@ typedef struct {
     uint32_t word;
     uint32_t count;
     uint32_t tid;
+    uint32_t stamp;
     uint32_t sleepers;
+    uint32_t pad;
     int64_t debt;
 } cmp_lock;
 
@@ -86,15 +95,27 @@ typedef struct {
  * sleepers some other way). */
 int cmp_lock_owe(cmp_lock *l, cmp_lock_debt *d, uint32_t n);
 
+/* After any compare-exchange that made `me` (one of our own tokens) the
+ * owner.  Relaxed: a waiter reads it only to judge the owner dead, and
+ * trusts it only when it agrees with the word (owner.h). */
+static inline void cmp_lock_stamp(cmp_lock *l, uint32_t me)
+{
+    __atomic_store_n(&l->stamp, cmp_owner_stamp(me), __ATOMIC_RELAXED);
+}
+
 /* Fast path: one compare-exchange.  Acquire: the holder must see what the
  * previous holder wrote before it released. */
 static inline int cmp_lock_try(cmp_lock *l, uint32_t me)
 {
     uint32_t expected = LOCK_UNLOCKED;
-    return __atomic_compare_exchange_n(&l->word, &expected, me, 0,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&l->word, &expected, me, 0,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 0;
+    cmp_lock_stamp(l, me);
+    return 1;
 }
 
+/* The owner's token (owner.h), or 0 when free. */
 static inline uint32_t cmp_lock_owner(const cmp_lock *l)
 {
     /* Relaxed: informational (repr, ownership checks by the owner itself,
@@ -121,7 +142,7 @@ int cmp_lock_acquire_slow(cmp_lock *l, uint32_t me, const cmp_deadline *d);
 /* Release whoever holds it (Lock).  Returns 0, or EPERM when unlocked. */
 int cmp_lock_release(cmp_lock *l);
 
-/* RLock: the caller passes its thread id as `me`. */
+/* RLock: the caller passes its thread token (cmp_thread_owner) as `me`. */
 static inline int cmp_rlock_try(cmp_lock *l, uint32_t me)
 {
     if (cmp_lock_owner(l) == me) {

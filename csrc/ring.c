@@ -5,22 +5,25 @@
 
 #include <sched.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "owner.h"
+#include "spin.h"
 
 _Static_assert(sizeof(cmp_ring) == 320, "ring header is five cache lines");
 
+/* A busy control word, from the top: state (3 bits) | pid (22) | seq (19)
+ * | stamp (9) | k (11). */
 #define SEQ_BITS 19
 #define SEQ_MASK ((1ull << SEQ_BITS) - 1)
-#define K_MASK 0xfffffull
+#define K_BITS 11
+#define K_MASK ((1ull << K_BITS) - 1)
+#define STAMP_BITS 9
+#define STAMP_MASK ((1ull << STAMP_BITS) - 1)
 #define PID_MASK 0x3fffffull
-/* Spins (about 30 ns each) before a waiter sleeps: long enough to bridge
- * the gap between two messages of a busy peer, so that a steady stream
- * makes no futex call.  A waiter whose peer last ran on its own CPU does
- * not spin at all. */
-#define RING_SPIN 1000
 #define POS_MASK ((1ull << RING_ST_SHIFT) - 1)
+_Static_assert((CMP_RING_HDR + CMP_RING_INLINE_MAX + CMP_RING_CELL - 1) / CMP_RING_CELL <= K_MASK,
+               "a record's cells fit in k");
+_Static_assert(CMP_OWNER_ID_BITS == 22, "a pid fits in PID_MASK");
 
 static inline uint64_t *ctl_of(cmp_ring *r) { return (uint64_t *)(r + 1); }
 
@@ -31,14 +34,30 @@ static inline char *data_of(cmp_ring *r)
 
 static inline uint64_t free_word(uint64_t pos) { return pos & POS_MASK; }
 
-static inline uint64_t busy_word(uint64_t st, uint32_t pid, uint64_t pos, uint64_t k)
+/* Who claims a record: our pid and the low bits of our start time
+ * (owner.h), as one value for busy_word. */
+static inline uint64_t ring_me(void)
 {
-    return (st << RING_ST_SHIFT) | (((uint64_t)pid & PID_MASK) << 39) |
-           ((pos & SEQ_MASK) << 20) | (k & K_MASK);
+    const cmp_self_ids *me = cmp_self_proc();
+    return (uint64_t)me->id | ((uint64_t)me->start & STAMP_MASK) << CMP_OWNER_ID_BITS;
+}
+
+static inline uint64_t busy_word(uint64_t st, uint64_t who, uint64_t pos, uint64_t k)
+{
+    return (st << RING_ST_SHIFT) | ((who & PID_MASK) << 39) | ((pos & SEQ_MASK) << 20) |
+           (((who >> CMP_OWNER_ID_BITS) & STAMP_MASK) << K_BITS) | (k & K_MASK);
 }
 
 static inline uint64_t w_state(uint64_t w) { return w >> RING_ST_SHIFT; }
 static inline uint32_t w_pid(uint64_t w) { return (uint32_t)((w >> 39) & PID_MASK); }
+static inline uint32_t w_stamp(uint64_t w) { return (uint32_t)((w >> K_BITS) & STAMP_MASK); }
+
+/* The process that claimed the record of word `w` still lives (the same
+ * process: its pid and its start time's low bits, owner.h). */
+static inline int w_alive(uint64_t w)
+{
+    return cmp_task_alive(w_pid(w), w_stamp(w), STAMP_BITS);
+}
 static inline uint64_t w_seq(uint64_t w) { return (w >> 20) & SEQ_MASK; }
 static inline uint32_t w_k(uint64_t w) { return (uint32_t)(w & K_MASK); }
 
@@ -78,8 +97,8 @@ void cmp_ring_init(cmp_ring *r, uint32_t nslots, uint32_t maxsize)
 {
     r->nslots = nslots;
     r->maxsize = maxsize;
-    r->fd_pid = 0;
-    r->rfd = r->wfd = -1;
+    r->sel.fd_pid = 0;
+    r->sel.rfd = r->sel.wfd = -1;
     r->space_want = UINT64_MAX;
     uint64_t *ctl = ctl_of(r);
     for (uint32_t i = 0; i < nslots; i++)
@@ -156,32 +175,19 @@ static void want_space(cmp_ring *r, uint64_t want)
         ;
 }
 
-/* Sleep on `seq` (whose value was read as `seen` after registering as a
- * waiter) until woken or a liveness nap ends.  Returns 0 (look again),
- * ETIMEDOUT (the caller's deadline passed), EINTR, or ENOENT (the nap
- * ended: time to look for dead processes). */
-static int nap(uint32_t *seq, uint32_t seen, const cmp_deadline *d)
-{
-    cmp_deadline n = cmp_deadline_min(*d, CMP_LIVENESS_INTERVAL);
-    int rc = futex_wait(seq, seen, &n);
-    if (rc == ETIMEDOUT)
-        return cmp_deadline_passed(d) ? ETIMEDOUT : ENOENT;
-    return rc;
-}
-
 static inline uint32_t my_cpu(void)
 {
     int c = sched_getcpu();     /* vDSO/rseq: no system call */
     return c < 0 ? 0 : (uint32_t)c + 1;
 }
 
-/* How many spins before sleeping: none when the peer we wait for last ran
- * on our own CPU (spinning would only keep it from running). */
-static int spin_budget(const uint32_t *peer_cpu)
+/* Worth spinning: the peer we wait for did not last run on our own CPU
+ * (spinning would only keep it from running). */
+static int peer_elsewhere(const uint32_t *peer_cpu)
 {
     /* Relaxed: a scheduling hint. */
     uint32_t peer = __atomic_load_n(peer_cpu, __ATOMIC_RELAXED);
-    return peer != 0 && peer == my_cpu() ? 0 : RING_SPIN;
+    return peer == 0 || peer != my_cpu();
 }
 
 /* ---- cells ------------------------------------------------------------- */
@@ -250,11 +256,9 @@ int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
             rc = 0;
             break;
         }
-        rc = nap(&r->space_seq, seen, d);
-        if (rc == ENOENT) {
-            rc = 0;     /* look again (a killed consumer never woke us) */
-            continue;
-        }
+        /* 0: look again; EINTR also after a nap ended (spin.h, step 4:
+         * a killed consumer never woke us, and the caller looks again). */
+        rc = cmp_futex_nap(&r->space_seq, seen, d);
         if (rc)
             break;
     }
@@ -270,7 +274,7 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
     uint64_t *ctl = ctl_of(r);
     uint64_t mask = r->nslots - 1;
     uint32_t k = cells_for(len, oob);
-    uint32_t me = cmp_self_pid();
+    uint64_t me = ring_me();
     for (;;) {
         uint64_t pos = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
         uint64_t w = __atomic_load_n(&ctl[pos & mask], __ATOMIC_ACQUIRE);
@@ -290,7 +294,7 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
             advance(&r->tail, pos, pos + k);
-            /* Relaxed: a scheduling hint for waiters (spin_budget). */
+            /* Relaxed: a scheduling hint for waiters (peer_elsewhere). */
             __atomic_store_n(&r->put_cpu, my_cpu(), __ATOMIC_RELAXED);
             /* Relaxed: BODY words are only read to find a dead reader's
              * first cell, which is then checked with acquire. */
@@ -350,13 +354,13 @@ static void reap_dead_readers(cmp_ring *r, uint32_t k)
             first = c - w_k(w);
             w = __atomic_load_n(&ctl[first & mask], __ATOMIC_ACQUIRE);
         }
-        if (w_state(w) != RING_READING || cmp_owner_alive(w_pid(w)))
+        if (w_state(w) != RING_READING || w_alive(w))
             continue;
         /* The record started at a position whose low bits are in w. */
         uint64_t fpos = (first & ~SEQ_MASK) | w_seq(w);
         if (fpos > first)
             fpos -= SEQ_MASK + 1;
-        uint64_t mine = busy_word(RING_READING, cmp_self_pid(), fpos, w_k(w));
+        uint64_t mine = busy_word(RING_READING, ring_me(), fpos, w_k(w));
         /* Acquire: the dead reader's writes are ours before we free. */
         if (__atomic_compare_exchange_n(&ctl[fpos & mask], &w, mine, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
@@ -366,15 +370,25 @@ static void reap_dead_readers(cmp_ring *r, uint32_t k)
     }
 }
 
+typedef struct {
+    cmp_ring *r;
+    uint32_t k;
+} room_arg;
+
+static int room_ready(void *p)
+{
+    room_arg *a = p;
+    return room_for(a->r, a->k);
+}
+
 int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
 {
     uint32_t k = cells_for(len, len > inline_max(r));
     int rc;
-    for (int i = 0, n = spin_budget(&r->take_cpu); i < n; i++) {
-        if (room_for(r, k))
-            return 0;
-        cmp_cpu_relax();
-    }
+    uint64_t start;
+    room_arg a = {r, k};
+    if (cmp_spin_with(&r->space_spin, peer_elsewhere(&r->take_cpu), room_ready, &a, &start))
+        return 0;
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
         /* Wake me when an eighth of the ring more than I need is free. */
@@ -384,13 +398,16 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
         uint32_t seen = __atomic_load_n(&r->space_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (room_for(r, k)) {
+            cmp_spin_slept(&r->space_spin, start);
             rc = 0;
             break;
         }
-        rc = nap(&r->space_seq, seen, d);
-        if (rc == ENOENT) {
+        rc = cmp_futex_nap(&r->space_seq, seen, d);
+        if (rc == EINTR) {
+            /* A signal, or the nap ended: a reader killed on our cells
+             * never frees them; then back to the binding (spin.h). */
             reap_dead_readers(r, k);
-            continue;
+            break;
         }
         if (rc)
             break;
@@ -418,11 +435,11 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
                 return EBUSY;       /* CLAIMED: its producer is writing */
             /* Acquire: the producer's bytes are visible. */
             if (!__atomic_compare_exchange_n(&ctl[pos & mask], &w,
-                                             busy_word(RING_READING, cmp_self_pid(), pos, k),
+                                             busy_word(RING_READING, ring_me(), pos, k),
                                              0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
             advance(&r->head, pos, pos + k);
-            /* Relaxed: a scheduling hint for waiters (spin_budget). */
+            /* Relaxed: a scheduling hint for waiters (peer_elsewhere). */
             __atomic_store_n(&r->take_cpu, my_cpu(), __ATOMIC_RELAXED);
             /* Relaxed: a counter; see items_try. */
             __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);
@@ -488,11 +505,11 @@ void cmp_ring_reap_dead_writer(cmp_ring *r)
     uint64_t mask = r->nslots - 1;
     uint64_t pos = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
     uint64_t w = __atomic_load_n(&ctl[pos & mask], __ATOMIC_ACQUIRE);
-    if (!is_record_at(w, pos) || w_state(w) != RING_CLAIMED || cmp_owner_alive(w_pid(w)))
+    if (!is_record_at(w, pos) || w_state(w) != RING_CLAIMED || w_alive(w))
         return;
     uint32_t k = w_k(w);
     if (!__atomic_compare_exchange_n(&ctl[pos & mask], &w,
-                                     busy_word(RING_READING, cmp_self_pid(), pos, k), 0,
+                                     busy_word(RING_READING, ring_me(), pos, k), 0,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
     advance(&r->head, pos, pos + k);
@@ -501,26 +518,32 @@ void cmp_ring_reap_dead_writer(cmp_ring *r)
     notify_space(r);
 }
 
+static int data_ready(void *r)
+{
+    return cmp_ring_has_data(r);
+}
+
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d)
 {
     int rc;
-    for (int i = 0, n = spin_budget(&r->put_cpu); i < n; i++) {
-        if (cmp_ring_has_data(r))
-            return 0;
-        cmp_cpu_relax();
-    }
+    uint64_t start;
+    if (cmp_spin_with(&r->data_spin, peer_elsewhere(&r->put_cpu), data_ready, r, &start))
+        return 0;
     __atomic_fetch_add(&r->data_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
         uint32_t seen = __atomic_load_n(&r->data_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (cmp_ring_has_data(r)) {
+            cmp_spin_slept(&r->data_spin, start);
             rc = 0;
             break;
         }
-        rc = nap(&r->data_seq, seen, d);
-        if (rc == ENOENT) {
+        rc = cmp_futex_nap(&r->data_seq, seen, d);
+        if (rc == EINTR) {
+            /* A signal, or the nap ended: a writer killed at head never
+             * publishes; then back to the binding (spin.h). */
             cmp_ring_reap_dead_writer(r);
-            continue;
+            break;
         }
         if (rc)
             break;
@@ -557,84 +580,18 @@ int cmp_ring_tasks_done(cmp_ring *r)
 int cmp_ring_tasks_wait(cmp_ring *r, const cmp_deadline *d)
 {
     int rc = 0;
+    /* No spin: join waits for whole tasks, not for a peer's next step. */
     __atomic_fetch_add(&r->tasks_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
         uint32_t t = __atomic_load_n(&r->tasks, __ATOMIC_ACQUIRE);
         if (t == 0)
             break;
-        rc = futex_wait(&r->tasks, t, d);
+        rc = cmp_futex_nap(&r->tasks, t, d);     /* EINTR: spin.h, step 4 */
         if (rc)
             break;
     }
     __atomic_fetch_sub(&r->tasks_waiters, 1, __ATOMIC_RELAXED);
     return rc;
-}
-
-/* ---- selectability ----------------------------------------------------- */
-
-static void poll_lock(cmp_ring *r)
-{
-    uint32_t me = cmp_self_pid();
-    if (!cmp_lock_try(&r->poll_lock, me)) {
-        cmp_deadline forever = cmp_deadline_forever();
-        while (cmp_lock_acquire_slow(&r->poll_lock, me, &forever) == EINTR)
-            ;
-    }
-}
-
-static void drain(int rfd)
-{
-    char buf[64];
-    while (read(rfd, buf, sizeof buf) > 0)
-        ;
-}
-
-void cmp_ring_poll_interest(cmp_ring *r, int wfd)
-{
-    /* SeqCst: against a producer's publish-fence-load of interest. */
-    if (!__atomic_load_n(&r->interest, __ATOMIC_SEQ_CST))
-        __atomic_store_n(&r->interest, 1, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (cmp_ring_has_data(r))
-        cmp_ring_poll_after_put(r, wfd);
-}
-
-void cmp_ring_poll_after_put(cmp_ring *r, int wfd)
-{
-    /* Relaxed loads: notify() fenced since the publish; a stale 1 in
-     * `signaled` is corrected by the taker's re-check under the lock. */
-    if (!__atomic_load_n(&r->interest, __ATOMIC_RELAXED) ||
-        __atomic_load_n(&r->signaled, __ATOMIC_RELAXED) || wfd < 0)
-        return;
-    poll_lock(r);
-    if (!__atomic_load_n(&r->signaled, __ATOMIC_RELAXED) && cmp_ring_has_data(r)) {
-        ssize_t n = write(wfd, "x", 1);
-        (void)n;    /* a full pipe is readable already */
-        __atomic_store_n(&r->signaled, 1, __ATOMIC_RELAXED);    /* under the lock */
-    }
-    cmp_lock_release(&r->poll_lock);
-}
-
-void cmp_ring_poll_after_take(cmp_ring *r, int rfd)
-{
-    /* No early return on `signaled` == 0 outside the lock: a producer may be
-     * inside it, between finding data and storing signaled = 1 after its
-     * write, and the byte it writes must not outlive the data. */
-    if (!__atomic_load_n(&r->interest, __ATOMIC_RELAXED) || rfd < 0 ||
-        cmp_ring_has_data(r))
-        return;
-    poll_lock(r);
-    if (__atomic_load_n(&r->signaled, __ATOMIC_RELAXED)) {
-        __atomic_store_n(&r->signaled, 0, __ATOMIC_RELAXED);
-        /* SeqCst: the store above against a producer's publish and its
-         * load of `signaled` (Dekker). */
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (cmp_ring_has_data(r))
-            __atomic_store_n(&r->signaled, 1, __ATOMIC_RELAXED);
-        else
-            drain(rfd);
-    }
-    cmp_lock_release(&r->poll_lock);
 }
 
 /* ---- teardown ---------------------------------------------------------- */

@@ -7,6 +7,8 @@
  *
  *   +0     cmp_ring header, one cache line per group of words that different
  *          parties write: configuration | tail | head | items + futex words
+ *          | the ring user's selectability (cmp_selectable, selectable.h:
+ *          the ring itself never touches it)
  *   +hdr   uint64_t ctl[nslots]        one control word per cell
  *   +..    char data[nslots][CELL]     the cells' bytes (CELL = 64)
  *
@@ -29,20 +31,27 @@
  *   BODY       a record's later cell; its low bits say how far back the
  *              record's first cell is
  * A busy word (not FREE) packs state | pid (22 bits) | seq (19 low bits of
- * the first cell's position) | k (cells of the record, or the distance for
- * BODY).  nslots <= 2^17, so the 19-bit seq tells this lap from the last.
+ * the first cell's position) | stamp (9 low bits of the claimer's start
+ * time, owner.h) | k (11 bits: cells of the record, or the distance for
+ * BODY).  nslots <= 2^17, so the 19-bit seq tells this lap from the last;
+ * a record has at most (8 + CMP_RING_INLINE_MAX) / 64 + 1 cells.
  *
  * Transitions of a record's first cell:
  *   FREE(p) --claim CAS--> CLAIMED --store--> PUBLISHED --claim CAS-->
  *   READING --release: every cell FREE(p + nslots)--> FREE(p + nslots)
- * The claiming CAS carries the claimer's pid and the record's size, so a
- * process killed at any instruction leaves a word that names it:
- *   - a producer dead in CLAIMED: a consumer that waited CMP_LIVENESS_INTERVAL
- *     at head and finds the pid dead takes the record over (READING) and
- *     drops it;
+ * The claiming CAS carries the claimer's pid and stamp and the record's
+ * size, so a process killed at any instruction leaves a word that names it:
+ *   - a producer dead in CLAIMED: a consumer whose nap at head ended (at
+ *     most CMP_LIVENESS_INTERVAL, spin.h) and finds the claimer dead takes
+ *     the record over (READING) and drops it;
  *   - a consumer dead in READING: a producer blocked on one of its cells
- *     finds the record's first cell through BODY, sees the pid dead, takes
- *     it over and frees it.
+ *     finds the record's first cell through BODY, sees the claimer dead,
+ *     takes it over and frees it.
+ * Dead means: no such pid, a zombie, or a pid whose start time disagrees
+ * with the stamp (the kernel gave the pid to a new process).  Nine bits
+ * are what the word has room for: a new process started a multiple of
+ * 512 clock ticks (5.12 s) after the dead one still passes for it, and
+ * the record then waits until that process exits too.
  * head and tail are advanced by the claimer with a CAS, and by anyone who
  * finds a claimed record at the position they read ("helping"), so a death
  * between the claim and the advance blocks nobody.
@@ -55,13 +64,11 @@
  * != 0 and head has reached `space_want`, the lowest position a waiter
  * asked for: a producer waiting for room asks for an eighth of the ring
  * more than it needs, so that consumers do not wake it for every message),
- * `tasks` itself (woken at zero when tasks_waiters != 0).
- *
- * Selectability: `interest` becomes 1 once anyone polls the queue's fd (a
- * pipe owned by the Python layer); from then on a put that finds `signaled`
- * 0 writes a byte and sets it, and a take that leaves the ring empty drains
- * it, both under `poll_lock` and re-checking the ring.  Without interest no
- * system call is made.
+ * `tasks` itself (woken at zero when tasks_waiters != 0).  Waits follow
+ * the cores' one policy (spin.h): an adaptive spin (`data_spin`,
+ * `space_spin`; none when the peer last ran on our CPU), then naps that
+ * return EINTR to the binding when they end, after looking for a killed
+ * producer or consumer.
  */
 #ifndef CMP_RING_H
 #define CMP_RING_H
@@ -71,7 +78,7 @@
 
 #include "arena.h"
 #include "futex.h"
-#include "lock.h"
+#include "selectable.h"
 
 #define CMP_RING_CELL 64u
 #define CMP_RING_HDR 8u
@@ -99,11 +106,7 @@ typedef struct {
     /* configuration, written once */
     uint32_t nslots;
     uint32_t maxsize;           /* 0: unbounded */
-    int32_t fd_pid;             /* the wakeup pipe: creator, its fds, inode */
-    int32_t rfd, wfd;
-    uint32_t pad1x;
-    uint64_t pipe_ino;
-    uint32_t pad0[8];
+    uint32_t pad0[14];
     /* producers */
     uint64_t tail;
     uint32_t put_cpu;           /* CPU of the last put, +1 (0: none yet) */
@@ -122,13 +125,13 @@ typedef struct {
     uint32_t space_seq;
     uint32_t space_waiters;
     uint32_t tasks_waiters;
-    uint32_t interest;
-    uint32_t signaled;
+    uint32_t data_spin;         /* adaptive spin estimates (spin.h) */
+    uint32_t space_spin;
     uint32_t pad3x;
     uint64_t space_want;        /* wake space waiters once head reaches it */
     uint32_t pad3[4];
-    cmp_lock poll_lock;
-    uint32_t pad4[10];          /* the header stays five cache lines */
+    /* the user's (selectable.h) */
+    cmp_selectable sel;
 } cmp_ring;
 
 /* A record taken by a consumer: its bytes in at most two pieces (the second
@@ -184,11 +187,5 @@ void cmp_ring_reap_dead_writer(cmp_ring *r);
 void cmp_ring_tasks_add(cmp_ring *r);
 int cmp_ring_tasks_done(cmp_ring *r);
 int cmp_ring_tasks_wait(cmp_ring *r, const cmp_deadline *d);
-
-/* Selectability (see above): the caller passes the pipe's fds valid in
- * its own process. */
-void cmp_ring_poll_interest(cmp_ring *r, int wfd);
-void cmp_ring_poll_after_put(cmp_ring *r, int wfd);
-void cmp_ring_poll_after_take(cmp_ring *r, int rfd);
 
 #endif /* CMP_RING_H */

@@ -3,6 +3,8 @@ the standard library's multiprocessing and against cmp."""
 import gc
 import importlib
 import os
+import select
+import time
 
 import pytest
 
@@ -49,3 +51,53 @@ def no_leftovers():
     leaked = {fd for fd in _fds() - fds_before if os.path.exists("/proc/self/fd/" + fd)}
     assert not leaked, "test left file descriptors open: %s" % {
         fd: os.readlink("/proc/self/fd/" + fd) for fd in leaked if os.path.exists("/proc/self/fd/" + fd)}
+
+
+class Notes:
+    """Single bytes from children to the test, through a raw pipe: os.write
+    is async-signal-safe and involves none of the primitives under test
+    (the stdlib's Event.set, say, blocks until its waiter wakes, and is no
+    fit for a signal handler)."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+
+    def put(self, note):
+        os.write(self.w, note)
+
+    def get(self):
+        readable, _, _ = select.select([self.r], [], [], TIMEOUT)
+        return os.read(self.r, 1) if readable else None
+
+    def close(self):
+        os.close(self.r)
+        os.close(self.w)
+
+
+@pytest.fixture
+def notes():
+    n = Notes()
+    yield n
+    n.close()
+
+
+# A child counts as asleep once its main thread was seen in state S this
+# many times in a row, SAMPLE seconds apart (longer than a wait for the
+# interpreter lock, which ends within sys.getswitchinterval()).
+ASLEEP_SAMPLES = 10
+SAMPLE = 0.002
+
+
+def _main_thread_state(pid):
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def wait_asleep(pid):
+    """Until the main thread of `pid` sleeps in the kernel for good."""
+    deadline = time.monotonic() + TIMEOUT
+    seen = 0
+    while seen < ASLEEP_SAMPLES:
+        assert time.monotonic() < deadline, "the child never fell asleep"
+        seen = seen + 1 if _main_thread_state(pid) == "S" else 0
+        time.sleep(SAMPLE)

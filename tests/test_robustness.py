@@ -1,7 +1,6 @@
 """The foundation's robustness promises: dead lock owners, Ctrl-C in every
 blocking call, Python signal handlers during waits, monotonic deadlines."""
 import os
-import select
 import signal
 import sys
 import threading
@@ -11,7 +10,7 @@ import pytest
 
 import cmp
 import cmp.synchronize
-from conftest import TIMEOUT
+from conftest import TIMEOUT, wait_asleep
 
 # Exit codes a child reports with.
 INTERRUPTED = 42        # KeyboardInterrupt raised where expected
@@ -92,34 +91,7 @@ def test_condition_notifier_killed_holding_the_lock():
 # leaves the child asleep for good (seen under load).  cmp's sleeps end
 # after a nap of at most CMP_LIVENESS_INTERVAL and look at signals then.
 #
-# Children report through a raw pipe: os.write is async-signal-safe and
-# involves none of the primitives under test (the stdlib's Event.set, say,
-# blocks until its waiter wakes, and is no fit for a signal handler).
-
-class _Notes:
-    """Single bytes from the children to the test."""
-
-    def __init__(self):
-        self.r, self.w = os.pipe()
-
-    def put(self, note):
-        os.write(self.w, note)
-
-    def get(self):
-        readable, _, _ = select.select([self.r], [], [], TIMEOUT)
-        return os.read(self.r, 1) if readable else None
-
-    def close(self):
-        os.close(self.r)
-        os.close(self.w)
-
-
-@pytest.fixture
-def notes():
-    n = _Notes()
-    yield n
-    n.close()
-
+# Children report through a raw pipe (the `notes` fixture, conftest.py).
 
 def _blocked_then_interrupted(block, notes):
     try:
@@ -154,6 +126,7 @@ def _blockers(mp):
 
 def _interrupt_promptly(p, notes):
     assert notes.get() == b"r"
+    wait_asleep(p.pid)
     start = time.monotonic()
     os.kill(p.pid, signal.SIGINT)
     p.join(TIMEOUT)
@@ -274,3 +247,134 @@ def test_timeout_is_measured_not_counted():
     assert ev.wait(0.2) is False
     took = time.monotonic() - start
     assert 0.2 <= took < 0.2 + TIMEOUT
+
+
+# ---- a dead owner's pid given to a new process -----------------------------
+
+def _start_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rpartition(")")[2].split()[19])
+
+
+def _impostor_with_pid(pid):
+    """A live process with pid `pid` (reaped earlier): (its pid, a pipe fd
+    whose closing ends it).  As root the next pid is set through
+    ns_last_pid; otherwise forks cycle through the pid space."""
+    r, w = os.pipe()
+    path = "/proc/sys/kernel/ns_last_pid"
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    settable = os.access(path, os.W_OK)
+    for _ in range(2 * pid_max):
+        if settable:
+            try:
+                with open(path, "w") as f:
+                    f.write(str(pid - 1))
+            except OSError:
+                settable = False
+        child = os.fork()
+        if child == 0:
+            os.close(w)
+            os.read(r, 1)           # until the test closes its end
+            os._exit(0)
+        if child == pid:
+            os.close(r)
+            return child, w
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    os.close(r)
+    os.close(w)
+    pytest.fail("pid %d never came back" % pid)
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_owner_pid_reused_lock_is_taken_over(kind):
+    # cmp only.  The holder dies, its pid goes to a new, live process: the
+    # owner's start time tells them apart.
+    lock, ready, never = getattr(cmp, kind)(), cmp.Event(), cmp.Event()
+    p = cmp.Process(target=_hold_forever, args=(lock, ready, never))
+    p.start()
+    assert ready.wait(TIMEOUT)
+    holder, started = p.pid, _start_ticks(p.pid)
+    os.kill(holder, signal.SIGKILL)
+    p.join(TIMEOUT)
+    # A process created in the same clock tick would have the same start
+    # time: wait until the clock has moved past it.
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + TIMEOUT
+    while time.clock_gettime(time.CLOCK_BOOTTIME) * hz < started + 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    impostor, w = _impostor_with_pid(holder)
+    try:
+        assert _start_ticks(impostor) != started
+        start = time.monotonic()
+        with pytest.warns(cmp.synchronize.OwnerDiedWarning):
+            assert lock.acquire(timeout=TIMEOUT) is True
+        assert time.monotonic() - start < 5
+        lock.release()
+    finally:
+        os.close(w)
+        os.waitpid(impostor, 0)
+
+
+# ---- a Barrier party killed inside wait() ------------------------------------
+
+def _barrier_party(bar):
+    bar.wait()
+
+
+def _waits_in_threads(bar, n, timeout):
+    results = []
+
+    def party():
+        try:
+            results.append(bar.wait(timeout))
+        except threading.BrokenBarrierError:
+            results.append("broken")
+    threads = [threading.Thread(target=party) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def _kill_a_waiting_party(bar):
+    p = cmp.Process(target=_barrier_party, args=(bar,))
+    p.start()
+    deadline = time.monotonic() + TIMEOUT
+    while bar.n_waiting != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(TIMEOUT)
+    assert p.exitcode == -signal.SIGKILL
+
+
+def test_barrier_party_killed_in_wait_breaks_the_round():
+    # cmp only: the stdlib's round would trip with the dead counted.
+    bar = cmp.Barrier(3)
+    _kill_a_waiting_party(bar)
+    start = time.monotonic()
+    # The two live parties would trip the round with the dead one counted:
+    # it is broken instead, promptly (the dead party is found within a nap).
+    assert _waits_in_threads(bar, 2, TIMEOUT) == ["broken", "broken"]
+    assert time.monotonic() - start < 5
+    assert bar.broken
+    bar.reset()
+    assert sorted(_waits_in_threads(bar, 3, TIMEOUT)) == [0, 1, 2]
+
+
+def test_barrier_party_killed_then_abort_and_reset_give_a_usable_barrier():
+    bar = cmp.Barrier(3)
+    _kill_a_waiting_party(bar)
+    bar.abort()
+    bar.reset()                 # does not wait for the dead party
+    assert not bar.broken and bar.n_waiting == 0
+    assert sorted(_waits_in_threads(bar, 3, TIMEOUT)) == [0, 1, 2]
+    # A timeout is honoured afterwards too.
+    start = time.monotonic()
+    assert _waits_in_threads(bar, 1, 0.3) == ["broken"]
+    assert time.monotonic() - start < 5

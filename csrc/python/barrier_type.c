@@ -2,6 +2,7 @@
  * (csrc/barrier.h names the states) run on shared words. */
 #include "shared.h"
 #include "../barrier.h"
+#include "../spin.h"
 
 #include <structmember.h>
 
@@ -24,10 +25,9 @@ static int barrier_init(PyObject *op, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|OO:Barrier", kwlist,
                                      &parties, &action, &timeout))
         return -1;
-    if (cmp_shared_create((cmp_shared *)self, CMP_KIND_BARRIER, sizeof(cmp_barrier)) < 0)
+    if (cmp_shared_create((cmp_shared *)self, CMP_KIND_BARRIER, cmp_barrier_size(parties)) < 0)
         return -1;
-    BARRIER(self)->parties = (uint32_t)parties;
-    BARRIER(self)->state = BARRIER_FILLING;
+    cmp_barrier_init(BARRIER(self), parties);
     Py_INCREF(action);
     Py_XSETREF(self->action, action);
     Py_INCREF(timeout);
@@ -44,11 +44,27 @@ static void set_state(cmp_barrier *b, int32_t state)
     cmp_barrier_notify_all(b);
 }
 
+/* With the lock held: forget the parties that died inside wait()
+ * (barrier.h).  A round they were part of can never complete: break it.
+ * A drain or reset that only they kept from ending is over. */
+static void reap_dead_parties(cmp_barrier *b)
+{
+    if (!cmp_barrier_reap(b))
+        return;
+    if (b->state == BARRIER_FILLING)
+        set_state(b, BARRIER_BROKEN);
+    else if (b->count == 0 && (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING))
+        set_state(b, BARRIER_FILLING);
+    else
+        cmp_barrier_notify_all(b);
+}
+
 /* After taking the lock over from a dead holder: a party died, so nobody
  * can count on the barrier any more. */
 static void holder_died(cmp_barrier *b)
 {
     set_state(b, BARRIER_BROKEN);
+    reap_dead_parties(b);
 }
 
 typedef struct {
@@ -113,13 +129,17 @@ static int relock_barrier(cmp_barrier *b)
 }
 
 /* With the lock held: release it, wait for the next state change (or the
- * deadline), take it back.  0, ETIMEDOUT, or -1 with an exception set
- * (lock held again in every case). */
+ * deadline, or CMP_LIVENESS_INTERVAL: then look for dead parties), take
+ * it back.  0 (look at the state again), ETIMEDOUT, or -1 with an
+ * exception set (lock held again in every case). */
 static int sleep_locked(cmp_barrier *b, const cmp_deadline *d)
 {
     sleep_arg a = {b, cmp_barrier_gen(b)};
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    cmp_deadline step = cmp_deadline_min_ns(*d, &now, (uint64_t)(CMP_LIVENESS_INTERVAL * 1e9));
     cmp_barrier_unlock(b);
-    int r = cmp_wait(sleep_fn, &a, d);
+    int r = cmp_wait(sleep_fn, &a, &step);
     if (r < 0) {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
@@ -130,6 +150,11 @@ static int sleep_locked(cmp_barrier *b, const cmp_deadline *d)
     }
     if (relock_barrier(b) < 0)
         return -1;
+    if (r == ETIMEDOUT) {
+        reap_dead_parties(b);
+        if (!cmp_deadline_passed(d))
+            r = 0;
+    }
     return r;
 }
 
@@ -152,18 +177,27 @@ static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
         return NULL;
     if (timeout == NULL || timeout == Py_None)
         timeout = self->timeout;
-    cmp_deadline d, forever = cmp_deadline_forever();
+    cmp_deadline d;
     if (cmp_timeout_to_deadline(timeout, &d) < 0)
         return NULL;
     cmp_barrier *b = BARRIER(self);
     if (lock_barrier(b) < 0)
         return NULL;
 
-    /* Wait while the previous round drains or a reset completes. */
+    /* Wait while the previous round drains or a reset completes.  The
+     * timeout counts here too: a drain that never ends (a party killed
+     * after the barrier tripped, untracked) must not hold us forever. */
     while (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING) {
-        if (sleep_locked(b, &forever) < 0) {
+        int r = sleep_locked(b, &d);
+        if (r < 0) {
             cmp_barrier_unlock(b);
             return NULL;
+        }
+        if (r == ETIMEDOUT &&
+            (b->state == BARRIER_DRAINING || b->state == BARRIER_RESETTING)) {
+            set_state(b, BARRIER_BROKEN);
+            cmp_barrier_unlock(b);
+            return broken_error();
         }
     }
     if (b->state < 0) {
@@ -172,8 +206,19 @@ static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
     }
 
     uint32_t index = b->count;
-    /* Relaxed: under the internal lock; n_waiting reads a snapshot. */
-    __atomic_store_n(&b->count, index + 1, __ATOMIC_RELAXED);
+    if (index + 1 == b->parties && index > 0 &&
+        cmp_now_ns() - b->filling_since > BARRIER_REAP_AFTER_NS) {
+        /* A slow round: did a party die in it (barrier.h)? */
+        reap_dead_parties(b);
+        if (b->state < 0) {
+            cmp_barrier_unlock(b);
+            return broken_error();
+        }
+        index = b->count;
+    }
+    if (index == 0)
+        b->filling_since = cmp_now_ns();
+    int slot = cmp_barrier_enter(b);
     int failed = 0;
     if (index + 1 == b->parties) {
         /* The last arrival runs the action, then releases everybody. */
@@ -208,9 +253,8 @@ static PyObject *barrier_wait(PyObject *op, PyObject *const *args,
     }
 
     /* Leave; the last one out of a drain or reset re-opens the barrier. */
-    uint32_t left = b->count - 1;
-    __atomic_store_n(&b->count, left, __ATOMIC_RELAXED);   /* as above */
-    if (left == 0 && (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING))
+    cmp_barrier_leave(b, slot);
+    if (b->count == 0 && (b->state == BARRIER_RESETTING || b->state == BARRIER_DRAINING))
         set_state(b, BARRIER_FILLING);
     cmp_barrier_unlock(b);
     if (failed)
@@ -226,6 +270,7 @@ static PyObject *barrier_reset(PyObject *op, PyObject *unused)
     cmp_barrier *b = BARRIER(op);
     if (lock_barrier(b) < 0)
         return NULL;
+    cmp_barrier_reap(b);        /* the dead are not waited for */
     if (b->count > 0) {
         if (b->state == BARRIER_FILLING || b->state == BARRIER_BROKEN)
             __atomic_store_n(&b->state, BARRIER_RESETTING, __ATOMIC_RELAXED);

@@ -130,10 +130,10 @@ static int sync_call(PyObject *lock, PyObject *name)
 static inline int sync_acquire(SyncObject *s)
 {
     if (s->lkind == LK_RLOCK) {
-        if (cmp_rlock_try(s->lk, cmp_self_tid()))
+        if (cmp_rlock_try(s->lk, cmp_thread_owner()))
             return 0;
     } else if (s->lkind == LK_LOCK) {
-        if (cmp_lock_try(s->lk, cmp_self_pid())) {
+        if (cmp_lock_try(s->lk, cmp_self_owner())) {
             /* Relaxed: tid is informational (repr, _is_mine), as in
              * lock_type.c. */
             __atomic_store_n(&s->lk->tid, cmp_self_tid(), __ATOMIC_RELAXED);
@@ -150,7 +150,7 @@ static inline int sync_acquire(SyncObject *s)
 static int sync_release(SyncObject *s, int failed)
 {
     if (s->lkind == LK_RLOCK) {
-        if (cmp_rlock_release(s->lk, cmp_self_tid()) == 0)
+        if (cmp_rlock_release(s->lk, cmp_thread_owner()) == 0)
             return failed ? -1 : 0;
         if (!failed)
             PyErr_SetString(PyExc_AssertionError,

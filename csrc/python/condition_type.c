@@ -66,9 +66,9 @@ static int lock_is_mine(CondObject *self)
 {
     cmp_lock *l = ULOCK(self);
     if (self->recursive)
-        return cmp_lock_owner(l) == cmp_self_tid();
+        return cmp_lock_owner(l) == cmp_thread_owner();
     /* Relaxed: our own writes, when we hold it. */
-    return cmp_lock_owner(l) == cmp_self_pid() &&
+    return cmp_lock_owner(l) == cmp_self_owner() &&
            __atomic_load_n(&l->tid, __ATOMIC_RELAXED) == cmp_self_tid();
 }
 
@@ -95,7 +95,7 @@ static int wait_cond(void *p, const cmp_deadline *d)
  * Returns 0, or -1 when an exception is set (the lock is held either way). */
 static int relock(cmp_cond *c, cmp_lock *l, int recursive, int slept)
 {
-    uint32_t me = recursive ? cmp_self_tid() : cmp_self_pid();
+    uint32_t me = recursive ? cmp_thread_owner() : cmp_self_owner();
     cmp_deadline forever = cmp_deadline_forever();
     PyObject *et = NULL, *ev = NULL, *tb = NULL;
     int r;
@@ -163,7 +163,7 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     uint32_t depth = recursive ? l->count : 1;
     if (recursive) {
         l->count = 1;
-        cmp_rlock_release(l, cmp_self_tid());
+        cmp_rlock_release(l, cmp_thread_owner());
     } else {
         cmp_lock_release(l);
     }
@@ -239,8 +239,8 @@ static PyObject *cond_enter(PyObject *op, PyObject *unused)
     if (cond_check(op) < 0)
         return NULL;
     cmp_lock *l = ULOCK(self);
-    if (self->recursive ? cmp_rlock_try(l, cmp_self_tid())
-                        : cmp_lock_try(l, cmp_self_pid())) {
+    if (self->recursive ? cmp_rlock_try(l, cmp_thread_owner())
+                        : cmp_lock_try(l, cmp_self_owner())) {
         if (!self->recursive)
             l->tid = cmp_self_tid();
         Py_RETURN_TRUE;
@@ -255,7 +255,7 @@ static PyObject *cond_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     if (cond_check(op) < 0)
         return NULL;
     cmp_lock *l = ULOCK(self);
-    if ((self->recursive ? cmp_rlock_release(l, cmp_self_tid())
+    if ((self->recursive ? cmp_rlock_release(l, cmp_thread_owner())
                          : cmp_lock_release(l)) == 0)
         Py_RETURN_NONE;
     /* Not held: let the lock raise its own error. */

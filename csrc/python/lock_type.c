@@ -115,7 +115,7 @@ static int owner_died(cmp_lock *l, int recursive)
                            "it guards may be inconsistent",
                      1) < 0) {
         if (recursive)
-            cmp_rlock_release(l, cmp_self_tid());
+            cmp_rlock_release(l, cmp_thread_owner());
         else
             cmp_lock_release(l);
         return -1;
@@ -131,8 +131,8 @@ static inline int try_fast(PyObject *self, int recursive)
     if (__builtin_expect(l == NULL, 0))
         return 0;
     if (recursive)
-        return cmp_rlock_try(l, cmp_self_tid());
-    if (!cmp_lock_try(l, cmp_self_pid()))
+        return cmp_rlock_try(l, cmp_thread_owner());
+    if (!cmp_lock_try(l, cmp_self_owner()))
         return 0;
     /* Relaxed: tid is informational (repr, _is_mine). */
     __atomic_store_n(&l->tid, cmp_self_tid(), __ATOMIC_RELAXED);
@@ -154,7 +154,7 @@ static int do_acquire(PyObject *self, int block, PyObject *timeout, int recursiv
     if (!d.forever && cmp_deadline_passed(&d))
         return 0;
     cmp_lock *l = LOCK(self);
-    wait_arg w = {l, recursive ? cmp_self_tid() : cmp_self_pid()};
+    wait_arg w = {l, recursive ? cmp_thread_owner() : cmp_self_owner()};
     int r = cmp_wait(wait_lock, &w, &d);
     if (r < 0)
         return -1;
@@ -236,7 +236,7 @@ static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t
     (void)args;
     if (no_args("RLock.release", nargs) < 0 || NOT_READY(self))
         return NULL;
-    if (cmp_rlock_release(LOCK(self), cmp_self_tid())) {
+    if (cmp_rlock_release(LOCK(self), cmp_thread_owner())) {
         PyErr_SetString(PyExc_AssertionError,
                         "attempt to release recursive lock not owned by thread");
         return NULL;
@@ -284,7 +284,7 @@ static PyObject *lock_is_mine(PyObject *self, PyObject *unused)
     if (cmp_shared_check((cmp_shared *)self) < 0)
         return NULL;
     cmp_lock *l = LOCK(self);
-    return PyBool_FromLong(cmp_lock_owner(l) == cmp_self_pid() &&
+    return PyBool_FromLong(cmp_lock_owner(l) == cmp_self_owner() &&
                            __atomic_load_n(&l->tid, __ATOMIC_RELAXED) == cmp_self_tid());
 }
 
@@ -293,7 +293,7 @@ static PyObject *rlock_is_mine(PyObject *self, PyObject *unused)
     (void)unused;
     if (cmp_shared_check((cmp_shared *)self) < 0)
         return NULL;
-    return PyBool_FromLong(cmp_lock_owner(LOCK(self)) == cmp_self_tid());
+    return PyBool_FromLong(cmp_lock_owner(LOCK(self)) == cmp_thread_owner());
 }
 
 static PyObject *rlock_count(PyObject *self, PyObject *unused)
@@ -302,7 +302,7 @@ static PyObject *rlock_count(PyObject *self, PyObject *unused)
     if (cmp_shared_check((cmp_shared *)self) < 0)
         return NULL;
     cmp_lock *l = LOCK(self);
-    return PyLong_FromUnsignedLong(cmp_lock_owner(l) == cmp_self_tid() ? l->count : 0);
+    return PyLong_FromUnsignedLong(cmp_lock_owner(l) == cmp_thread_owner() ? l->count : 0);
 }
 
 static PyObject *lock_count(PyObject *self, PyObject *unused)
@@ -321,7 +321,7 @@ static PyObject *lock_owner(PyObject *self, PyObject *unused)
     (void)unused;
     if (cmp_shared_check((cmp_shared *)self) < 0)
         return NULL;
-    return PyLong_FromUnsignedLong(cmp_lock_owner(LOCK(self)));
+    return PyLong_FromUnsignedLong(cmp_owner_id(cmp_lock_owner(LOCK(self))));
 }
 
 static PyObject *lock_get_value(PyObject *self, PyObject *unused)

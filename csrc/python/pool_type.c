@@ -189,8 +189,8 @@ error:
  *                the next result), the worker consumes (futex wait)
  *   result ring  the worker produces (waits for room), the parent consumes;
  *                created with a pipe (rfd, wfd) and poll interest, so rfd
- *                is readable while the ring holds a result (ring.h's
- *                selectability), which the handler polls
+ *                is readable while the ring holds a result
+ *                (csrc/selectable.h), which the handler polls
  *
  * A record is one message: tag RTAG_MSG a pickle, tag RTAG_STOP the STOP
  * message.  Payloads above an eighth of the ring go out of line in an
@@ -254,9 +254,7 @@ static PyObject *pool_ring_new(PyObject *module, PyObject *const *args,
     cmp_ring *r = cmp_ptr(cmp_the_arena, off);
     memset(r, 0, size);
     cmp_ring_init(r, n, CMP_RING_UNBOUNDED);
-    r->fd_pid = (int32_t)cmp_self_pid();
-    r->rfd = (int32_t)rfd;
-    r->wfd = (int32_t)wfd;
+    cmp_sel_init(&r->sel, (int)rfd, (int)wfd, 0);
     if (rfd >= 0 && wfd >= 0)
         cmp_ring_poll_interest(r, (int)wfd);
     return PyLong_FromUnsignedLongLong(off);
@@ -323,9 +321,9 @@ static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
             cmp_free(cmp_the_arena, oob);
         return EAGAIN;
     }
-    /* Relaxed: see cmp_ring_poll_after_put. */
-    if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED))
-        cmp_ring_poll_after_put(r, r->wfd);
+    /* cmp_sel_wanted is relaxed: the put's notify fenced (selectable.h). */
+    if (cmp_sel_wanted(&r->sel))
+        cmp_ring_poll_after_put(r, r->sel.wfd);
     return 0;
 }
 
@@ -456,7 +454,7 @@ static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
         if (rc < 0)
             return NULL;
     }
-    cmp_ring_poll_after_take(r, r->rfd);
+    cmp_ring_poll_after_take(r, r->sel.rfd);
     Py_RETURN_NONE;
 }
 

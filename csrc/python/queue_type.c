@@ -70,7 +70,7 @@ static int resolve_fds(QueueObject *q)
     if (q->fd_pid == me)
         return 0;
     cmp_ring *r = RING(q);
-    if (q->fd_pid && is_pipe(q->rfd, r->pipe_ino) && is_pipe(q->wfd, r->pipe_ino)) {
+    if (q->fd_pid && is_pipe(q->rfd, r->sel.pipe_ino) && is_pipe(q->wfd, r->sel.pipe_ino)) {
         q->fd_pid = me;     /* inherited through fork */
         return 0;
     }
@@ -78,16 +78,16 @@ static int resolve_fds(QueueObject *q)
     q->rfd = q->wfd = -1;
     q->fd_pid = 0;
     int rfd = -1, wfd = -1;
-    if (is_pipe(r->rfd, r->pipe_ino) && is_pipe(r->wfd, r->pipe_ino)) {
-        rfd = fcntl(r->rfd, F_DUPFD_CLOEXEC, 3);
-        wfd = fcntl(r->wfd, F_DUPFD_CLOEXEC, 3);
+    if (is_pipe(r->sel.rfd, r->sel.pipe_ino) && is_pipe(r->sel.wfd, r->sel.pipe_ino)) {
+        rfd = fcntl(r->sel.rfd, F_DUPFD_CLOEXEC, 3);
+        wfd = fcntl(r->sel.wfd, F_DUPFD_CLOEXEC, 3);
     } else {
         char path[64];
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->fd_pid, (int)r->rfd);
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->sel.fd_pid, (int)r->sel.rfd);
         rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->fd_pid, (int)r->wfd);
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->sel.fd_pid, (int)r->sel.wfd);
         wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if ((rfd >= 0 && !is_pipe(rfd, r->pipe_ino)) || (wfd >= 0 && !is_pipe(wfd, r->pipe_ino))) {
+        if ((rfd >= 0 && !is_pipe(rfd, r->sel.pipe_ino)) || (wfd >= 0 && !is_pipe(wfd, r->sel.pipe_ino))) {
             close(rfd);
             close(wfd);
             errno = ENOENT;
@@ -296,8 +296,8 @@ static int wait_tasks(void *p, const cmp_deadline *d)
 static void after_put(QueueObject *q)
 {
     cmp_ring *r = RING(q);
-    /* Relaxed: see cmp_ring_poll_after_put (notify fenced already). */
-    if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+    /* cmp_sel_wanted is relaxed: the put's notify fenced (selectable.h). */
+    if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
         cmp_ring_poll_after_put(r, q->wfd);
 }
 
@@ -411,10 +411,7 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
     cmp_ring_init(r, n, (uint32_t)maxsize);
     struct stat st;
     fstat(p[0], &st);
-    r->pipe_ino = (uint64_t)st.st_ino;
-    r->fd_pid = (int32_t)cmp_self_pid();
-    r->rfd = p[0];
-    r->wfd = p[1];
+    cmp_sel_init(&r->sel, p[0], p[1], (uint64_t)st.st_ino);
     q->rfd = p[0];
     q->wfd = p[1];
     q->owns_fds = 1;
@@ -618,7 +615,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
     PyObject *res;
     if (rec.oob) {
         cmp_ring_release(r, &rec);
-        if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+        if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
             cmp_ring_poll_after_take(r, q->rfd);
         char *p = cmp_ptr(cmp_the_arena, rec.oob);
         if (rec.tag == TAG_PICKLE && !raw) {
@@ -634,7 +631,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
         res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
                      rec.p1, rec.n1, rec.p2, rec.n2);
         cmp_ring_release(r, &rec);
-        if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED) && resolve_fds(q) == 0)
+        if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
             cmp_ring_poll_after_take(r, q->rfd);
     }
     if (res && raw && rec.tag != TAG_PICKLE) {

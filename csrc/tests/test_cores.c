@@ -107,7 +107,7 @@ static void lock_child(void *p, int i)
     (void)i;
     locked_counter *lc = p;
     for (int k = 0; k < INCREMENTS; k++) {
-        CHECK(lock_acquire(&lc->lock, cmp_self_pid()) == 0);
+        CHECK(lock_acquire(&lc->lock, cmp_self_owner()) == 0);
         lc->counter++;
         CHECK(cmp_lock_release(&lc->lock) == 0);
     }
@@ -129,7 +129,7 @@ static void test_lock(void)
 static void test_rlock(void)
 {
     cmp_lock *l = new_obj(CMP_KIND_RLOCK, sizeof *l);
-    uint32_t me = cmp_self_tid();
+    uint32_t me = cmp_thread_owner();
     CHECK(cmp_rlock_try(l, me) && cmp_rlock_try(l, me));
     CHECK(l->count == 2);
     CHECK(cmp_rlock_release(l, me + 1) == EPERM);
@@ -142,7 +142,7 @@ static void test_rlock(void)
 static void die_holding(void *p, int i)
 {
     (void)i;
-    CHECK(lock_acquire(p, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(p, cmp_self_owner()) == 0);
     kill(getpid(), SIGKILL);
 }
 
@@ -151,9 +151,9 @@ static void test_lock_dead_owner(void)
     cmp_lock *l = new_obj(CMP_KIND_LOCK, sizeof *l);
     pid_t pid = spawn(die_holding, l, 0);
     reap(pid, 1);
-    CHECK(cmp_lock_owner(l) == (uint32_t)pid);
-    CHECK(lock_acquire(l, cmp_self_pid()) == EOWNERDEAD);
-    CHECK(cmp_lock_owner(l) == cmp_self_pid());
+    CHECK(cmp_owner_id(cmp_lock_owner(l)) == (uint32_t)pid);
+    CHECK(lock_acquire(l, cmp_self_owner()) == EOWNERDEAD);
+    CHECK(cmp_lock_owner(l) == cmp_self_owner());
     CHECK(cmp_lock_release(l) == 0);
     puts("ok lock: taken over from a killed owner");
 }
@@ -271,7 +271,7 @@ typedef struct {
 /* The binding's wait protocol: 1 notified, 0 timed out. */
 static int cond_wait(cond_box *b, double seconds)
 {
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     uint32_t epoch = cmp_cond_register(&b->cond);
     CHECK(cmp_lock_release(&b->lock) == 0);
     cmp_deadline d = cmp_deadline_after(seconds), forever = cmp_deadline_forever();
@@ -290,10 +290,10 @@ static void cond_child(void *p, int i)
 {
     (void)i;
     cond_box *b = p;
-    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(&b->lock, cmp_self_owner()) == 0);
     CHECK(cmp_sem_release(&b->ready) == 0);
     CHECK(cond_wait(b, WAIT_SECONDS) == 1);
-    CHECK(cmp_lock_owner(&b->lock) == cmp_self_pid());
+    CHECK(cmp_lock_owner(&b->lock) == cmp_self_owner());
     CHECK(cmp_lock_release(&b->lock) == 0);
     CHECK(cmp_sem_release(&b->woken) == 0);
 }
@@ -303,7 +303,7 @@ static void test_condition(void)
     cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
     cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
     cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
 
     /* Nobody waits: notify hands out nothing; a timed wait times out. */
     CHECK(lock_acquire(&b->lock, me) == 0);
@@ -342,7 +342,7 @@ static void test_condition(void)
 static void cond_stress_child(void *p, int i)
 {
     cond_box *b = p;
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     for (int k = 0; k < STRESS_WAITS; k++) {
         CHECK(lock_acquire(&b->lock, me) == 0);
         (void)cond_wait(b, (k + i) % 3 == 0 ? 0.0 : 0.0002);
@@ -356,7 +356,7 @@ static void test_condition_stress(void)
     cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
     cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
     cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     pid_t pids[CHILDREN];
     for (int i = 0; i < CHILDREN; i++)
         pids[i] = spawn(cond_stress_child, b, i);
@@ -401,7 +401,7 @@ static void handoff_lock_child(void *p, int i)
 {
     (void)i;
     handoff_box *h = p;
-    CHECK(lock_acquire(&h->b.lock, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(&h->b.lock, cmp_self_owner()) == 0);
     handoff_record(h);
 }
 
@@ -409,7 +409,7 @@ static void handoff_cond_child(void *p, int i)
 {
     (void)i;
     handoff_box *h = p;
-    CHECK(lock_acquire(&h->b.lock, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(&h->b.lock, cmp_self_owner()) == 0);
     CHECK(cond_wait(&h->b, WAIT_SECONDS) == 1);
     handoff_record(h);
 }
@@ -442,7 +442,7 @@ static void wait_both_asleep(handoff_box *h, const pid_t *pids)
 static void handoff(void (*child)(void *, int), int notify)
 {
     handoff_box *h = new_obj(CMP_KIND_CONDITION, sizeof *h);
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     pid_t pids[2];
     if (!notify)
         CHECK(lock_acquire(&h->b.lock, me) == 0);
@@ -480,7 +480,7 @@ static void raw_cond_child(void *p, int i)
 {
     (void)i;
     cond_box *b = p;
-    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(&b->lock, cmp_self_owner()) == 0);
     uint32_t epoch = cmp_cond_register(&b->cond);
     __atomic_fetch_add(&b->cond.sleepers, 1, __ATOMIC_SEQ_CST);
     CHECK(cmp_sem_release(&b->ready) == 0);
@@ -514,7 +514,7 @@ static void notify_and_die(void *p, int i)
 {
     (void)i;
     cond_box *b = p;
-    CHECK(lock_acquire(&b->lock, cmp_self_pid()) == 0);
+    CHECK(lock_acquire(&b->lock, cmp_self_owner()) == 0);
     CHECK(cmp_cond_notify(&b->cond, &b->lock, 1) == 1);
     kill(getpid(), SIGKILL);
 }
@@ -531,7 +531,7 @@ static void test_condition_debt(void)
     cond_box *b = new_obj(CMP_KIND_CONDITION, sizeof *b);
     cmp_sem_init(&b->woken, 0, SEM_UNBOUNDED);
     cmp_sem_init(&b->ready, 0, SEM_UNBOUNDED);
-    uint32_t me = cmp_self_pid();
+    uint32_t me = cmp_self_owner();
     pid_t pids[2];
 
     /* notify records the debt, makes no system call; the release frees
@@ -582,7 +582,7 @@ static void test_condition_debt(void)
     /* An RLock pays at the release that frees it, not before. */
     cmp_lock *rl = new_obj(CMP_KIND_RLOCK, sizeof *rl);
     cmp_lock_debt *d = new_obj(CMP_KIND_CONDITION, sizeof *d);
-    uint32_t tid = cmp_self_tid();
+    uint32_t tid = cmp_thread_owner();
     CHECK(cmp_rlock_try(rl, tid) && cmp_rlock_try(rl, tid));
     CHECK(cmp_lock_owe(rl, d, 3) == 1 && d->n == 3);
     cmp_lock_debt other = {0, 0};
