@@ -94,7 +94,7 @@ typedef struct {
     uint32_t count;
     uint32_t used;
     uint32_t user;
-    uint32_t pad[5];
+    uint32_t pad[(64 - sizeof(cmp_lock) - 20) / 4];
 } cmp_dseg;
 
 typedef struct {
