@@ -266,10 +266,13 @@ static int take_from_dead(cmp_lock *l, uint32_t me)
     /* Relaxed: the compare-exchange below acquires. */
     uint32_t v = __atomic_load_n(&l->word, __ATOMIC_RELAXED);
     uint32_t owner = v & CMP_OWNER_MASK;
-    if (owner == 0 || owner == me || kill((pid_t)owner, 0) == 0 || errno != ESRCH)
+    if (owner == 0 || owner == me || kill((pid_t)cmp_owner_id(owner), 0) == 0 || errno != ESRCH)
         return 0;
-    return __atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (!__atomic_compare_exchange_n(&l->word, &v, me | LOCK_WAITERS, 0,
+                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 0;
+    cmp_lock_stamp(l, me);
+    return 1;
 }
 
 int cmp_dseg_lock_slow(cmp_arena *a, cmp_dict *d, cmp_dseg *s, uint32_t me,

@@ -396,7 +396,7 @@ static int wait_seg(void *p, const cmp_deadline *dl)
 /* 1 held, 0 timed out, -1 error (nothing held). */
 static int lock_slow(cmp_dict *d, cmp_dseg *s, const cmp_deadline *dl)
 {
-    lock_arg w = {d, s, cmp_self_tid()};
+    lock_arg w = {d, s, cmp_thread_owner()};
     int r = cmp_wait(wait_seg, &w, dl);
     if (r < 0)
         return -1;
@@ -416,7 +416,7 @@ static int lock_slow(cmp_dict *d, cmp_dseg *s, const cmp_deadline *dl)
 
 static inline int lock_seg(cmp_dict *d, cmp_dseg *s)
 {
-    if (__builtin_expect(cmp_dseg_try_lock(s, cmp_self_tid()), 1))
+    if (__builtin_expect(cmp_dseg_try_lock(s, cmp_thread_owner()), 1))
         return 0;
     cmp_deadline forever = cmp_deadline_forever();
     return lock_slow(d, s, &forever) == 1 ? 0 : -1;
@@ -424,7 +424,7 @@ static inline int lock_seg(cmp_dict *d, cmp_dseg *s)
 
 static inline void unlock_seg(cmp_dseg *s)
 {
-    cmp_dseg_unlock(s, cmp_self_tid());
+    cmp_dseg_unlock(s, cmp_thread_owner());
 }
 
 static void unlock_upto(cmp_dict *d, unsigned n, int user)
@@ -441,7 +441,7 @@ static int lock_all(cmp_dict *d, const cmp_deadline *dl, int user)
 {
     for (unsigned i = 0; i < CMP_DICT_SEGMENTS; i++) {
         cmp_dseg *s = &d->seg[i];
-        if (!cmp_dseg_try_lock(s, cmp_self_tid())) {
+        if (!cmp_dseg_try_lock(s, cmp_thread_owner())) {
             int r = lock_slow(d, s, dl);
             if (r <= 0) {
                 unlock_upto(d, i, user);
@@ -1011,7 +1011,7 @@ static PyObject *dict_unlock_all(PyObject *op, PyObject *const *args, Py_ssize_t
     if (NOT_READY(op))
         return NULL;
     cmp_dict *d = DICT(op);
-    if (cmp_lock_owner(&d->seg[0].lock) != cmp_self_tid() || d->seg[0].user == 0) {
+    if (cmp_lock_owner(&d->seg[0].lock) != cmp_thread_owner() || d->seg[0].user == 0) {
         PyErr_SetString(PyExc_RuntimeError, "cannot release un-acquired lock");
         return NULL;
     }
@@ -1025,7 +1025,7 @@ static PyObject *dict_lock_held(PyObject *op, PyObject *unused)
     if (NOT_READY(op))
         return NULL;
     cmp_dict *d = DICT(op);
-    return PyBool_FromLong(cmp_lock_owner(&d->seg[0].lock) == cmp_self_tid() &&
+    return PyBool_FromLong(cmp_lock_owner(&d->seg[0].lock) == cmp_thread_owner() &&
                            d->seg[0].user > 0);
 }
 

@@ -717,7 +717,7 @@ static cmp_dict *new_dict(void)
 
 static int dseg_lock(cmp_dict *d, cmp_dseg *s)
 {
-    uint32_t me = cmp_self_tid();
+    uint32_t me = cmp_thread_owner();
     if (cmp_dseg_try_lock(s, me))
         return 0;
     cmp_deadline dl = soon();
@@ -742,7 +742,7 @@ static void dict_put(cmp_dict *d, uint64_t key, uint64_t value)
         cmp_dseg_replace(arena, slot, e);
     else
         CHECK(cmp_dseg_add(arena, s, h, e) == 0);
-    cmp_dseg_unlock(s, cmp_self_tid());
+    cmp_dseg_unlock(s, cmp_thread_owner());
 }
 
 /* d[key], or -1 when missing. */
@@ -753,7 +753,7 @@ static int64_t dict_get(cmp_dict *d, uint64_t key)
     CHECK(dseg_lock(d, s) == 0);
     cmp_dslot *slot = cmp_dseg_find(arena, s, h, &key, 8);
     int64_t v = slot ? (int64_t)cmp_dentry_scalar(cmp_dentry_at(arena, slot->entry)) : -1;
-    cmp_dseg_unlock(s, cmp_self_tid());
+    cmp_dseg_unlock(s, cmp_thread_owner());
     return v;
 }
 
@@ -765,7 +765,7 @@ static int dict_del(cmp_dict *d, uint64_t key)
     cmp_dslot *slot = cmp_dseg_find(arena, s, h, &key, 8);
     if (slot)
         cmp_dseg_remove(arena, s, slot);
-    cmp_dseg_unlock(s, cmp_self_tid());
+    cmp_dseg_unlock(s, cmp_thread_owner());
     return slot != NULL;
 }
 
@@ -871,10 +871,10 @@ static void test_dict_dead_owner(void)
         cmp_dseg *s = cmp_dict_seg(d, h);
         pid_t pid = spawn(dict_die_adding, d, user);
         reap(pid, 1);
-        CHECK(cmp_lock_owner(&s->lock) == (uint32_t)pid);
+        CHECK(cmp_owner_id(cmp_lock_owner(&s->lock)) == (uint32_t)pid);
         CHECK(dseg_lock(d, s) == (user ? EOWNERDEAD : 0));
         CHECK(d->recovered == 1 && s->user == 0 && s->lock.count == 1);
-        cmp_dseg_unlock(s, cmp_self_tid());
+        cmp_dseg_unlock(s, cmp_thread_owner());
         CHECK(cmp_lock_owner(&s->lock) == 0);
         dict_check_all(d);
         CHECK(cmp_dict_len(d) == 2);
