@@ -4,8 +4,9 @@
 
 The names, signatures and behaviour are the stdlib's multiprocessing; the
 locks, semaphores, events, shared values, queues and pools are cmp's own,
-built on futexes in a shared-memory arena.  The default start method is
-fork on every Python version.  See README.rst.
+built on futexes in one shared-memory arena that every process of the
+tree maps, whichever start method (fork, spawn, forkserver) started it.
+The default start method is the running interpreter's.  See README.rst.
 """
 import sys
 
@@ -15,7 +16,7 @@ if not sys.platform.startswith('linux'):
         'Linux futexes and memfd, which %r does not have; use the standard '
         "library's multiprocessing there" % sys.platform)
 
-from . import _core  # noqa: F401  (creates the shared arena first)
+from . import _core  # noqa: F401  (creates or joins the shared arena first)
 from . import context, process, reduction  # noqa: F401  (as the stdlib's)
 
 from ._version import __version__  # noqa: F401
