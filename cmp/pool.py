@@ -32,10 +32,8 @@ unpickle, run and pickle each task.  A reader expecting a result due within
 microseconds spins on the result rings (the GIL released, no system call)
 before it sleeps in poll().
 
-``_Link``/``_RingLink`` (the parent's end) and the two C loops are the only
-code that knows what a channel is: CMP_POOL_CHANNEL=pipe in the environment
-selects per-worker pipes with length-prefixed frames instead
-(``_cmp._pool_worker_loop`` over csrc/pool_worker.c).
+``_Link`` (the parent's end) and the C loop are the only code that knows
+what a channel is.
 
 Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
 imap (seconds per task or chunk: the worker running a task past it is
@@ -98,11 +96,6 @@ _PACK = _cmp._pool_pack
 _UNPACK = _cmp._pool_unpack
 _RING_SLOTS = 1024              # cells of each ring: 64 KiB
 _RING_SPIN = float(os.environ.get('CMP_POOL_SPIN', '200e-6'))  # see _step
-# The channels: shared rings; CMP_POOL_CHANNEL=pipe selects the per-worker
-# pipes instead (the same protocol, length-prefixed frames).
-_USE_RING = os.environ.get('CMP_POOL_CHANNEL', 'ring') != 'pipe'
-_HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
-_READ_SIZE = 1 << 16           # below malloc's mmap threshold
 _DUMPS = pickle.dumps
 _LOADS = pickle.loads
 _PROTO = pickle.HIGHEST_PROTOCOL
@@ -138,94 +131,6 @@ def _describe_exit(name, pid, exitcode):
 
 # --- channels ---------------------------------------------------------------
 
-def _frame(payload):
-    return _HDR.pack(len(payload)) + payload
-
-
-def _parse_frames(buf, out):
-    """Move the complete frames at the start of bytearray `buf` to `out`."""
-    pos, n, size = 0, len(buf), _HDR.size
-    while n - pos >= size:
-        (length,) = _HDR.unpack_from(buf, pos)
-        end = pos + size + length
-        if end > n:
-            break
-        out.append(bytes(buf[pos + size:end]))
-        pos = end
-    if pos:
-        del buf[:pos]
-
-
-class _Link:
-    """The parent's end of one worker's two channels (non-blocking)."""
-    __slots__ = ('task_fd', 'result_fd', 'outbuf', 'inbuf')
-
-    def __init__(self, task_fd, result_fd):
-        self.task_fd = task_fd
-        self.result_fd = result_fd
-        self.outbuf = bytearray()
-        self.inbuf = bytearray()
-        os.set_blocking(task_fd, False)
-        os.set_blocking(result_fd, False)
-
-    def put(self, msgs):
-        """Queue messages for the worker and write what the pipe takes now."""
-        frames = b''.join([_frame(m) for m in msgs])
-        if self.outbuf:
-            self.outbuf += frames
-            return self.flush()
-        try:
-            n = os.write(self.task_fd, frames)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except BrokenPipeError:
-            return True         # the worker is gone: its pidfd will say so
-        if n < len(frames):
-            self.outbuf += memoryview(frames)[n:]
-            return False
-        return True
-
-    def flush(self):
-        """Write buffered bytes; True when nothing is left."""
-        while self.outbuf:
-            try:
-                n = os.write(self.task_fd, self.outbuf)
-            except (BlockingIOError, InterruptedError):
-                return False
-            except BrokenPipeError:
-                self.outbuf.clear()
-                return True
-            del self.outbuf[:n]
-        return True
-
-    def take_all(self, out):
-        """Append every complete result now readable to `out`."""
-        while True:
-            try:
-                data = os.read(self.result_fd, _READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not data:
-                break
-            self.inbuf += data
-            if len(data) < _READ_SIZE:
-                break
-        _parse_frames(self.inbuf, out)
-
-    def answered(self):
-        pass
-
-    def steal(self):
-        return None
-
-    def fds(self):
-        return (self.task_fd, self.result_fd)
-
-    def close(self):
-        os.close(self.task_fd)
-        os.close(self.result_fd)
-
-
 def _arena_full(*args):
     raise MemoryError("cmp's shared arena is full: a task did not fit (set "
                       "CMP_ARENA_SIZE to reserve more before importing cmp)")
@@ -239,17 +144,16 @@ def _arena_full_message(msg):
     return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
 
 
-class _RingLink:
+class _Link:
     """The parent's end of one worker's two rings (csrc/ring.h, plain arena
     blocks owned by the parent): the task ring the worker takes from, the
     result ring the handler polls through a pipe the ring makes readable
     while it holds a result.  A full task ring keeps messages in `outbuf`
     until a result comes back (the worker took some: room appeared)."""
-    __slots__ = ('task_ring', 'result_ring', 'task_fd', 'result_fd',
-                 'worker_fd', 'outbuf', 'sent')
+    __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
+                 'sent')
 
     def __init__(self):
-        self.task_fd = None     # nothing to poll for room
         self.result_fd, self.worker_fd = os.pipe()
         os.set_blocking(self.result_fd, False)
         os.set_blocking(self.worker_fd, False)
@@ -358,10 +262,7 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
         initializer(*initargs)
     # Take a task, run it, post its result: the loop is C (pool_type.c).
     run = functools.partial(_run_message, wrap_exception=wrap_exception)
-    if not _USE_RING:
-        _cmp._pool_worker_loop(task_fd, result_fd, maxtasks, run)
-    else:
-        _cmp._pool_ring_worker_loop(task_fd, result_fd, maxtasks, run)
+    _cmp._pool_ring_worker_loop(task_fd, result_fd, maxtasks, run)
 
 
 def _failure(e, wrap_exception):
@@ -921,10 +822,10 @@ class _Core:
                         and (best is None or len(w.fifo) < len(best.fifo))):
                     best = w
             if best is not None:
-                if not best.link.put([self._assign(best, job, idx, payload, timeout)]):
-                    self.poll_gen += 1
-                    self._wake()        # to poll for POLLOUT
-                elif timeout is not None:
+                # A full task ring keeps it in outbuf until the worker's
+                # next result (see _Link): nothing to wake for.
+                best.link.put([self._assign(best, job, idx, payload, timeout)])
+                if timeout is not None:
                     self._wake()        # to time it
                 return
         self.pending.append((job, idx, payload, timeout))
@@ -932,7 +833,8 @@ class _Core:
 
     def _kick(self):
         # Wake the handler only when it would not wake anyway: a result to
-        # come triggers the next dispatch, a buffered write needs POLLOUT.
+        # come triggers the next dispatch (and flushes a full task ring's
+        # outbuf).
         busy = False
         for w in self.workers:
             if w.link.outbuf:
@@ -1010,40 +912,22 @@ class _Core:
     # -- the handler thread --
 
     def _spawn(self):
-        if _USE_RING:
-            link = _RingLink()
-            ends = (link.task_ring, link.result_ring)
-            with _parent_fds_lock:
-                close_fds = tuple(_parent_fds | {link.result_fd})
-        else:
-            task_r, task_w = os.pipe()
-            result_r, result_w = os.pipe()
-            ends = (task_r, result_w)
-            with _parent_fds_lock:
-                close_fds = tuple(_parent_fds | {task_w, result_r})
+        link = _Link()
+        with _parent_fds_lock:
+            close_fds = tuple(_parent_fds | {link.result_fd})
         proc = self.ctx.Process(
             target=_worker_main,
-            args=ends + (close_fds, os.getpid(), self.initializer,
-                         self.initargs, self.maxtasks, self.wrap_exception))
+            args=(link.task_ring, link.result_ring, close_fds, os.getpid(),
+                  self.initializer, self.initargs, self.maxtasks,
+                  self.wrap_exception))
         proc.name = proc.name.replace('Process', 'PoolWorker')
         proc.daemon = True
         try:
             proc.start()
         except BaseException:
-            if _USE_RING:
-                link.close()    # no worker uses the rings
-            else:
-                os.close(task_w)
-                os.close(result_r)
+            link.close()        # no worker uses the rings
             raise
-        finally:
-            if not _USE_RING:
-                os.close(task_r)
-                os.close(result_w)
-        if _USE_RING:
-            link.started()
-        if not _USE_RING:
-            link = _Link(task_w, result_r)
+        link.started()
         w = _Worker()
         w.proc, w.pid, w.name = proc, proc.pid, proc.name
         w.link = link
@@ -1106,8 +990,7 @@ class _Core:
             thief.assigned += n
             thief.head_start = time.monotonic()
             thief.fifo.append(entry)
-            if not thief.link.put([msg]):
-                self.poll_gen += 1
+            thief.link.put([msg])
 
     def _dispatch(self):
         pending = self.pending
@@ -1166,8 +1049,7 @@ class _Core:
             frames.setdefault(best, []).append(
                 self._assign(best, job, idx, data, timeout))
         for w, fs in frames.items():
-            if not w.link.put(fs):
-                self.poll_gen += 1
+            w.link.put(fs)
         if not pending:
             self._steal()
 
@@ -1320,13 +1202,10 @@ class _Core:
                         # gone (a hung-up pipe would poll ready until then).
                         w.hung_up = True
                         self.poll_gen += 1
-                    if w.link.outbuf and w.link.task_fd is None:
-                        w.link.flush()  # a ring: room may have appeared
-                elif what == 1:
-                    dead.append(w)
+                    if w.link.outbuf:
+                        w.link.flush()  # room may have appeared
                 else:
-                    w.link.flush()
-                    self.poll_gen += 1
+                    dead.append(w)
             for w in dead:
                 self._reap(w, done)
             self._dispatch()
@@ -1341,8 +1220,7 @@ class _Core:
         for w in self.workers:
             if not w.stopping and not w.fifo:
                 w.stopping = True
-                if not w.link.put([_STOP]):
-                    self.poll_gen += 1
+                w.link.put([_STOP])
         return True
 
     def _sync_poll(self):
@@ -1355,9 +1233,6 @@ class _Core:
                 fdmap[w.link.result_fd] = (w, 0)
             want[w.pidfd] = select.POLLIN
             fdmap[w.pidfd] = (w, 1)
-            if w.link.outbuf and w.link.task_fd is not None:
-                want[w.link.task_fd] = select.POLLOUT
-                fdmap[w.link.task_fd] = (w, 2)
         registered = self.registered
         for fd in [fd for fd in registered if fd not in want]:
             self.poll.unregister(fd)
@@ -1367,8 +1242,7 @@ class _Core:
                 self.poll.register(fd, mask)
                 registered[fd] = mask
         self.fdmap = fdmap
-        self.spin_qs = tuple(w.link.result_ring for w in self.workers
-                             if w.link.task_fd is None)
+        self.spin_qs = tuple(w.link.result_ring for w in self.workers)
         self.polled_gen = self.poll_gen
 
     def wait_for(self, ready, deadline):

@@ -300,49 +300,6 @@ def test_killed_and_terminated_workers_leave_no_arena_memory():
     assert cmp._cmp.arena_stats()['bytes_in_use'] == before
 
 
-_PIPE_SCRIPT = '''
-import os, sys
-sys.path.insert(0, %r)
-import cmp, cmp.pool
-assert not cmp.pool._USE_RING
-
-
-def sqr(x):
-    return x * x
-
-
-def die(x):
-    os._exit(3)
-
-
-if __name__ == '__main__':
-    with cmp.Pool(2) as p:
-        assert p.map(sqr, range(300), chunksize=1) == [x * x for x in range(300)]
-        assert p.map(sqr, range(3000)) == [x * x for x in range(3000)]
-        big = b'x' * (1 << 20)
-        assert p.apply(len, (big,)) == len(big)
-        try:
-            p.apply(die, (1,))
-        except cmp.pool.WorkerLostError:
-            pass
-        else:
-            raise AssertionError('no WorkerLostError')
-        assert p.apply(sqr, (3,)) == 9
-    p.join()
-    print('ok')
-'''
-
-
-def test_pipe_channel_still_works():
-    # CMP_POOL_CHANNEL=pipe selects the pipe channel instead of the rings.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
-    env = dict(os.environ, CMP_POOL_CHANNEL='pipe')
-    out = subprocess.run([sys.executable, '-c', _PIPE_SCRIPT % root], env=env,
-                         capture_output=True, text=True, timeout=TIMEOUT)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == 'ok'
-
-
 _ARENA_SCRIPT = '''
 import sys
 sys.path.insert(0, %r)

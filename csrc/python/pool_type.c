@@ -1,14 +1,12 @@
 /*
  * pool_type.c - the C helpers of cmp's Pool (cmp/pool.py).
  *
- * _pool_worker_loop(task_fd, result_fd, maxtasks, run) is a worker's loop:
- * take the next message (csrc/pool_worker.c, the GIL released while it
- * waits), hand it to run(payload) -> (result bytes, tasks it held), post
- * the result, until the STOP message, end of file or `maxtasks` tasks.
- * Unpickling, running and pickling stay in Python (`run`).
- * _pool_ring_worker_loop(task_ring, result_ring, maxtasks, run) is the
- * same loop over a worker's two rings (the default channel; see "the ring
- * channel" below), with _pool_ring_new/_free/_put/_take_all/_spin for the
+ * _pool_ring_worker_loop(task_ring, result_ring, maxtasks, run) is a
+ * worker's loop over its two rings (see "the ring channel" below): take the
+ * next message (the GIL released while it waits), hand it to run(payload)
+ * -> (result bytes, tasks it held), post the result, until the STOP message
+ * or `maxtasks` tasks.  Unpickling, running and pickling stay in Python
+ * (`run`).  _pool_ring_new/_free/_put/_steal/_take_all/_spin are the
  * parent's end.
  *
  * _pool_pack/_pool_unpack give a map chunk's list of plain numbers a
@@ -25,12 +23,10 @@
 #include "ring_wait.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "../pool_worker.h"
 #include "../ring.h"
 
 PyDoc_STRVAR(pool_set_pdeathsig_doc,
@@ -50,30 +46,6 @@ static PyObject *pool_set_pdeathsig(PyObject *module, PyObject *arg)
     if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL) != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(pool_worker_loop_doc,
-"_pool_worker_loop(task_fd, result_fd, maxtasks, run, /)\n--\n\n"
-"Take, run and answer tasks until STOP, end of file or maxtasks (None:\n"
-"no limit); run(payload) returns (result bytes, number of tasks).");
-
-static int as_fd(PyObject *o)
-{
-    long v = PyLong_AsLong(o);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (v < 0 || v > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "bad file descriptor");
-        return -1;
-    }
-    return (int)v;
-}
-
-static int frame_error(int rc)
-{
-    errno = rc == -EPROTO ? EPROTO : -rc;
-    PyErr_SetFromErrno(PyExc_OSError);
-    return -1;
 }
 
 /* What run() returned, (bytes, count) -> the bytes (borrowed) with *count
@@ -100,82 +72,6 @@ static int as_maxtasks(PyObject *o, long long *maxtasks)
     *maxtasks = PyLong_AsLongLong(o);
     return *maxtasks == -1 && PyErr_Occurred() ? -1 : 0;
 }
-
-/* Post one result: (bytes, count) -> 0 with *count set, or -1. */
-static int post_result(int fd, PyObject *out, long long *count)
-{
-    PyObject *data = result_bytes(out, count);
-    if (data == NULL)
-        return -1;
-    const char *p = PyBytes_AS_STRING(data);
-    uint64_t n = (uint64_t)PyBytes_GET_SIZE(data);
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cmp_frame_write(fd, p, n);
-    Py_END_ALLOW_THREADS
-    return rc < 0 ? frame_error(rc) : 0;
-}
-
-static PyObject *pool_worker_loop(PyObject *module, PyObject *const *args,
-                                  Py_ssize_t nargs)
-{
-    (void)module;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_pool_worker_loop() takes 4 arguments");
-        return NULL;
-    }
-    int task_fd = as_fd(args[0]);
-    if (task_fd < 0)
-        return NULL;
-    int result_fd = as_fd(args[1]);
-    if (result_fd < 0)
-        return NULL;
-    long long maxtasks;
-    if (as_maxtasks(args[2], &maxtasks) < 0)
-        return NULL;
-    PyObject *run = args[3];
-    cmp_frame_reader r;
-    cmp_frame_reader_init(&r, task_fd);
-    long long completed = 0;
-    while (maxtasks < 0 || completed < maxtasks) {
-        const char *msg = NULL;
-        uint64_t len = 0;
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = cmp_frame_next(&r, &msg, &len);
-        Py_END_ALLOW_THREADS
-        if (rc == -EINTR) {
-            if (PyErr_CheckSignals() < 0)
-                goto error;
-            continue;
-        }
-        if (rc < 0) {
-            frame_error(rc);
-            goto error;
-        }
-        if (rc == CMP_FRAME_EOF || len == 0)
-            break;
-        PyObject *payload = PyBytes_FromStringAndSize(msg, (Py_ssize_t)len);
-        if (payload == NULL)
-            goto error;
-        PyObject *out = PyObject_CallOneArg(run, payload);
-        Py_DECREF(payload);
-        if (out == NULL)
-            goto error;
-        long long count = 0;
-        rc = post_result(result_fd, out, &count);
-        Py_DECREF(out);
-        if (rc < 0)
-            goto error;
-        completed += count;
-    }
-    cmp_frame_reader_free(&r);
-    Py_RETURN_NONE;
-error:
-    cmp_frame_reader_free(&r);
-    return NULL;
-}
-
 
 /* ---- the ring channel ----------------------------------------------------
  *
@@ -491,7 +387,8 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
 
 PyDoc_STRVAR(pool_ring_worker_loop_doc,
 "_pool_ring_worker_loop(task_ring, result_ring, maxtasks, run, /)\n--\n\n"
-"_pool_worker_loop over a worker's two rings.");
+"Take, run and answer tasks until STOP or maxtasks (None: no limit);\n"
+"run(payload) returns (result bytes, number of tasks).");
 
 static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
                                        Py_ssize_t nargs)
@@ -692,8 +589,6 @@ done:
 }
 
 static PyMethodDef pool_functions[] = {
-    {"_pool_worker_loop", (PyCFunction)(void (*)(void))pool_worker_loop, METH_FASTCALL,
-     pool_worker_loop_doc},
     {"_pool_ring_put", (PyCFunction)(void (*)(void))pool_ring_put, METH_FASTCALL,
      pool_ring_put_doc},
     {"_pool_ring_steal", pool_ring_steal, METH_O, pool_ring_steal_doc},
