@@ -64,7 +64,7 @@ import types
 import warnings
 
 import multiprocessing as _mp
-from multiprocessing import util
+from multiprocessing import reduction, util
 from multiprocessing import pool as _stdpool
 from multiprocessing.context import TimeoutError, ProcessError
 from multiprocessing.pool import (  # noqa: F401  (the stdlib's names)
@@ -72,6 +72,7 @@ from multiprocessing.pool import (  # noqa: F401  (the stdlib's names)
     rebuild_exc, mapstar, starmapstar, worker, INIT, RUN, CLOSE, TERMINATE)
 
 from . import _cmp
+from . import context as _context
 
 __all__ = ['Pool', 'ThreadPool']
 
@@ -248,10 +249,43 @@ class _Link:
 
 # --- the worker -------------------------------------------------------------
 
-def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
-                 initargs, maxtasks, wrap_exception):
+class _Fd:
+    """A file descriptor a worker needs, as a Process argument: a forked
+    worker inherits it under the same number; pickled for a spawned or
+    forkserver-started one, it travels with the start (the stdlib's
+    reduction.DupFd: the Popen's pass_fds, or the forkserver's SCM_RIGHTS)
+    and is this process's number on the other side."""
+    __slots__ = ('fd',)
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __reduce__(self):
+        return _rebuild_fd, (reduction.DupFd(self.fd),)
+
+
+def _rebuild_fd(dup):
+    fd = dup.detach()
+    os.set_inheritable(fd, False)   # not for what the worker's tasks start
+    return _Fd(fd)
+
+
+def _gone(pidfd):
+    """The process behind a pidfd has exited."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _worker_main(task_ring, result_ring, wake, parent, close_fds,
+                 initializer, initargs, maxtasks, wrap_exception):
+    """A worker, under any start method: `wake` (the result ring's pipe)
+    and `parent` (a pidfd of the pool's process) are _Fd; `close_fds` are
+    the parent's fds a forked worker inherited (nothing for the others)."""
+    # SIGKILL when the thread that started this process ends: the pool's
+    # main or handler thread under fork and spawn, the forkserver (which
+    # ends with the pool's process) under forkserver; the C loop looks at
+    # the parent's pidfd whenever it waits.
     _cmp._pool_set_pdeathsig(signal.SIGKILL)
-    if os.getppid() != parent_pid:
+    if _gone(parent.fd):
         os._exit(1)             # the parent died before the line above
     for fd in close_fds:
         try:
@@ -262,7 +296,9 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
         initializer(*initargs)
     # Take a task, run it, post its result: the loop is C (pool_type.c).
     run = functools.partial(_run_message, wrap_exception=wrap_exception)
-    _cmp._pool_ring_worker_loop(task_fd, result_fd, maxtasks, run)
+    if _cmp._pool_ring_worker_loop(task_ring, result_ring, wake.fd, parent.fd,
+                                   maxtasks, run):
+        os._exit(1)             # the parent is gone
 
 
 def _failure(e, wrap_exception):
@@ -776,8 +812,10 @@ class _Core:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
+        # A pidfd of this process, for the workers (see _worker_main).
+        self.self_pidfd = os.pidfd_open(os.getpid())
         with _parent_fds_lock:
-            _parent_fds.update((self.wake_r, self.wake_w))
+            _parent_fds.update((self.wake_r, self.wake_w, self.self_pidfd))
         self.handler_cond = threading.Condition(self.lock)
         self.reader = threading.RLock()     # held by the thread polling
         self.reader_owner = None
@@ -913,13 +951,17 @@ class _Core:
 
     def _spawn(self):
         link = _Link()
-        with _parent_fds_lock:
-            close_fds = tuple(_parent_fds | {link.result_fd})
+        close_fds = ()
+        if self.ctx.get_start_method() == 'fork':
+            # A spawned worker, or a forkserver's, has only the fds passed.
+            with _parent_fds_lock:
+                close_fds = tuple((_parent_fds - {self.self_pidfd})
+                                  | {link.result_fd})
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(link.task_ring, link.result_ring, close_fds, os.getpid(),
-                  self.initializer, self.initargs, self.maxtasks,
-                  self.wrap_exception))
+            args=(link.task_ring, link.result_ring, _Fd(link.worker_fd),
+                  _Fd(self.self_pidfd), close_fds, self.initializer,
+                  self.initargs, self.maxtasks, self.wrap_exception))
         proc.name = proc.name.replace('Process', 'PoolWorker')
         proc.daemon = True
         try:
@@ -1384,10 +1426,12 @@ class _Core:
                 sem.release(1 << 20)
             results = list(self.cache.values())
             with _parent_fds_lock:
-                _parent_fds.difference_update((self.wake_r, self.wake_w))
+                _parent_fds.difference_update(
+                    (self.wake_r, self.wake_w, self.self_pidfd))
             os.close(self.wake_r)
             os.close(self.wake_w)
-            self.wake_r = self.wake_w = None
+            os.close(self.self_pidfd)
+            self.wake_r = self.wake_w = self.self_pidfd = None
             self.poll = None
         if owned:
             self.reader.release()
@@ -1465,10 +1509,26 @@ def _terminate_core(core):
 
 # --- the Pool ---------------------------------------------------------------
 
-def _fork_context(context):
+def _worker_context(context):
+    """The context whose Process starts a cmp Pool's workers for `context`
+    (None: cmp's current start method), or None when the stdlib's Pool must
+    serve it.  A worker must map the parent's arena: a forked one does; a
+    spawned or forkserver-started one does when cmp's context started it
+    (cmp's own context for that method serves a stdlib context too)."""
     if context is None:
-        return _mp.get_context('fork')
-    return context
+        context = _context._default_context.get_context()
+    method = context.get_start_method()
+    if method == 'fork':
+        return context
+    own = _context._concrete_contexts.get(method)
+    if not _joins_arena(own):
+        return None
+    return context if isinstance(context, type(own)) else own
+
+
+def _joins_arena(ctx):
+    """Does a process that `ctx` starts join this process's arena?"""
+    return ctx is not None and type(ctx).__module__ == _context.__name__
 
 
 class Pool(object):
@@ -1485,8 +1545,8 @@ class Pool(object):
 
     def __new__(cls, processes=None, initializer=None, initargs=(),
                 maxtasksperchild=None, context=None):
-        if context is not None and context.get_start_method() != 'fork':
-            # Workers forked from this process need fork.
+        if _worker_context(context) is None:
+            # Workers that would not share this process's arena.
             return _stdpool.Pool(processes, initializer, initargs,
                                  maxtasksperchild, context)
         return object.__new__(cls)
@@ -1494,7 +1554,7 @@ class Pool(object):
     def __init__(self, processes=None, initializer=None, initargs=(),
                  maxtasksperchild=None, context=None):
         self._state = INIT
-        self._ctx = _fork_context(context)
+        self._ctx = _worker_context(context)
         if processes is None:
             cpus = getattr(os, 'process_cpu_count', os.cpu_count)
             processes = cpus() or 1

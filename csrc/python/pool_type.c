@@ -15,9 +15,10 @@
  * _pool_set_pdeathsig(sig) asks the kernel to send `sig` to this process
  * when the thread that forked it ends (prctl PR_SET_PDEATHSIG).  A pool
  * worker calls it first thing, so that a parent killed by SIGKILL does not
- * leave its workers behind; cmp/pool.py forks workers from the main thread
+ * leave its workers behind; cmp/pool.py starts workers from the main thread
  * or from the pool's handler thread, which live as long as the process and
- * the pool.
+ * the pool.  A forkserver's child is the forkserver's: see "the worker's
+ * loop" for the check that covers every start method.
  */
 #include "shared.h"
 #include "ring_wait.h"
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 
 #include "../ring.h"
@@ -198,9 +200,11 @@ static uint32_t inline_limit(const cmp_ring *r)
 }
 
 /* Publish one message: 0, EAGAIN (no room), ENOMEM (arena full).  *pos:
- * where it went, when the caller is the ring's only producer. */
+ * where it went, when the caller is the ring's only producer.  wfd: the
+ * ring's wake-up pipe as this process knows it (a spawned worker's number
+ * is not the parent's), or -1 for a ring nobody polls. */
 static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
-                       uint64_t *pos)
+                       int wfd, uint64_t *pos)
 {
     uint64_t oob = 0;
     /* A sole producer's record starts where tail is now. */
@@ -221,14 +225,8 @@ static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
     }
     /* Relaxed: see cmp_ring_poll_after_put. */
     if (__atomic_load_n(&r->interest, __ATOMIC_RELAXED))
-        cmp_ring_poll_after_put(r, r->wfd);
+        cmp_ring_poll_after_put(r, wfd);
     return 0;
-}
-
-static int ring_put(cmp_ring *r, const char *p, uint32_t len, uint32_t tag)
-{
-    uint64_t pos;
-    return ring_put_at(r, p, len, tag, &pos);
 }
 
 
@@ -257,7 +255,7 @@ static PyObject *pool_ring_put(PyObject *module, PyObject *const *args,
     }
     uint64_t pos = 0;
     int rc = ring_put_at(r, PyBytes_AS_STRING(args[1]), (uint32_t)n,
-                         stop ? RTAG_STOP : RTAG_MSG, &pos);
+                         stop ? RTAG_STOP : RTAG_MSG, -1, &pos);
     if (rc == ENOMEM)
         return arena_full();
     if (rc != 0)
@@ -357,8 +355,44 @@ static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
 }
 
 
-/* Post one result on the result ring, waiting for room: 0 or -1. */
-static int ring_post(cmp_ring *r, PyObject *out, long long *count)
+/* ---- the worker's loop --------------------------------------------------
+ *
+ * A worker is started by any start method, so what it knows of its parent
+ * travels as arguments: the rings as arena offsets (valid in every process
+ * that joined the arena), the result ring's wake-up pipe as the worker's
+ * own fd, and a pidfd of the pool's process.  PR_SET_PDEATHSIG (set first
+ * thing by cmp/pool.py) kills a worker whose forking thread ends; that is
+ * the pool's process only under fork and spawn (a forkserver's child is the
+ * forkserver's), so a worker that waits for a task or for room also looks
+ * at the parent's pidfd every PARENT_CHECK seconds and leaves once it is
+ * readable (the parent is gone, whoever else holds the pidfd). */
+
+#define PARENT_CHECK 0.5
+
+/* 1 when the process behind pidfd `fd` has exited. */
+static int parent_gone(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Wait as cmp_wait does, PARENT_CHECK at a time: 0 (woken), 1 (the parent
+ * is gone), -1 (a signal handler raised). */
+static int worker_wait(cmp_wait_fn fn, void *arg, int parent_fd)
+{
+    cmp_deadline d = cmp_deadline_after(PARENT_CHECK);
+    int rc = cmp_wait(fn, arg, &d);
+    if (rc < 0)
+        return -1;
+    if (rc == ETIMEDOUT && parent_gone(parent_fd))
+        return 1;
+    return 0;
+}
+
+/* Post one result on the result ring, waiting for room: 0, 1 (the parent
+ * is gone) or -1. */
+static int ring_post(cmp_ring *r, int wfd, int parent_fd, PyObject *out,
+                     long long *count)
 {
     PyObject *data = result_bytes(out, count);
     if (data == NULL)
@@ -370,7 +404,8 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
     }
     uint32_t len = (uint32_t)n;
     for (;;) {
-        int rc = ring_put(r, PyBytes_AS_STRING(data), len, RTAG_MSG);
+        uint64_t pos;
+        int rc = ring_put_at(r, PyBytes_AS_STRING(data), len, RTAG_MSG, wfd, &pos);
         if (rc == 0)
             return 0;
         if (rc == ENOMEM) {
@@ -379,22 +414,24 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
         }
         uint32_t lim = inline_limit(r);
         cmp_ring_space_arg a = {r, len > lim ? 16u : len};
-        cmp_deadline d = cmp_deadline_forever();
-        if (cmp_wait(cmp_ring_wait_space, &a, &d) < 0)
-            return -1;
+        rc = worker_wait(cmp_ring_wait_space, &a, parent_fd);
+        if (rc != 0)
+            return rc;
     }
 }
 
 PyDoc_STRVAR(pool_ring_worker_loop_doc,
-"_pool_ring_worker_loop(task_ring, result_ring, maxtasks, run, /)\n--\n\n"
+"_pool_ring_worker_loop(task_ring, result_ring, wake_fd, parent_fd, maxtasks, run, /)\n--\n\n"
 "Take, run and answer tasks until STOP or maxtasks (None: no limit);\n"
-"run(payload) returns (result bytes, number of tasks).");
+"run(payload) returns (result bytes, number of tasks).  wake_fd: the\n"
+"write end of the result ring's pipe; parent_fd: a pidfd of the pool's\n"
+"process.  True when the loop ended because the parent is gone.");
 
 static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
                                        Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_pool_ring_worker_loop() takes 4 arguments");
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_worker_loop() takes 6 arguments");
         return NULL;
     }
     cmp_ring *tasks = ring_of(module, args[0]);
@@ -403,10 +440,16 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
     cmp_ring *results = ring_of(module, args[1]);
     if (results == NULL)
         return NULL;
-    long long maxtasks;
-    if (as_maxtasks(args[2], &maxtasks) < 0)
+    int wfd = PyObject_AsFileDescriptor(args[2]);
+    if (wfd < 0)
         return NULL;
-    PyObject *run = args[3];
+    int parent_fd = PyObject_AsFileDescriptor(args[3]);
+    if (parent_fd < 0)
+        return NULL;
+    long long maxtasks;
+    if (as_maxtasks(args[4], &maxtasks) < 0)
+        return NULL;
+    PyObject *run = args[5];
     long long completed = 0;
     while (maxtasks < 0 || completed < maxtasks) {
         PyObject *payload = NULL;
@@ -415,9 +458,11 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
         if (rc < 0)
             return NULL;
         if (rc == 0) {
-            cmp_deadline d = cmp_deadline_forever();
-            if (cmp_wait(cmp_ring_wait_data, tasks, &d) < 0)
+            rc = worker_wait(cmp_ring_wait_data, tasks, parent_fd);
+            if (rc < 0)
                 return NULL;
+            if (rc > 0)
+                Py_RETURN_TRUE;
             continue;
         }
         if (tag == RTAG_STOP) {
@@ -429,13 +474,15 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
         if (out == NULL)
             return NULL;
         long long count = 0;
-        rc = ring_post(results, out, &count);
+        rc = ring_post(results, wfd, parent_fd, out, &count);
         Py_DECREF(out);
         if (rc < 0)
             return NULL;
+        if (rc > 0)
+            Py_RETURN_TRUE;
         completed += count;
     }
-    Py_RETURN_NONE;
+    Py_RETURN_FALSE;
 }
 
 PyDoc_STRVAR(pool_ring_spin_doc,
