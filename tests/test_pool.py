@@ -1,4 +1,6 @@
-"""Pool: the stdlib's API and behaviour, run against both backends."""
+"""Pool: the stdlib's API and behaviour, run against both backends, under
+every start method (task functions are module-level: a spawned worker
+imports them)."""
 import functools
 import gc
 import importlib
@@ -12,15 +14,25 @@ import weakref
 import pytest
 
 from conftest import TIMEOUT
+from pool_methods import start_method, helper_processes  # noqa: F401
 
 
-def cmp_module():
-    return importlib.import_module('cmp')
+@pytest.fixture
+def mp(mp, start_method):
+    """The backend's context for the start method (cmp itself for fork)."""
+    if start_method == 'fork':
+        return mp
+    return mp.get_context(start_method)
+
+
+def is_cmp(mp):
+    name = getattr(mp, '__name__', None) or type(mp).__module__
+    return name.split('.')[0] == 'cmp'
 
 
 def pool_module(mp):
-    name = 'cmp' if mp.__class__.__name__ == 'module' else 'multiprocessing'
-    return importlib.import_module(name + '.pool')
+    return importlib.import_module(('cmp' if is_cmp(mp) else 'multiprocessing')
+                                   + '.pool')
 
 
 def sqr(x):
@@ -421,7 +433,7 @@ def test_make_pool(mp):
         mp.Pool(-1)
     # The stdlib checks maxtasksperchild since 3.10 (before, its workers
     # fail forever); cmp checks it on every version.
-    if mp is cmp_module() or sys.version_info >= (3, 10):
+    if is_cmp(mp) or sys.version_info >= (3, 10):
         for bad in (0, -1, 0.5, "12"):
             with pytest.raises(ValueError):
                 mp.Pool(1, maxtasksperchild=bad)
