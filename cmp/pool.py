@@ -192,6 +192,15 @@ class _Link:
         """The worker answered its oldest task."""
         self.sent.popleft()
 
+    def took_oldest(self):
+        """(Once the worker is dead.)  Did it take the oldest task it was
+        sent?  A worker killed while idle, before it took the task handed
+        to it, was running nothing."""
+        if not self.sent:
+            return not self.outbuf
+        got = _cmp._pool_ring_steal(self.task_ring)
+        return got is None or got[0] != self.sent[0]
+
     def steal(self):
         """Take back the oldest task the worker has not started: (its index
         in the worker's fifo, its message), or None."""
@@ -1096,7 +1105,8 @@ class _Core:
             self._steal()
 
     def _reap(self, w, done):
-        """w is gone: collect its last results, fail its running task."""
+        """w is gone: collect its last results, fail its running task (the
+        oldest unanswered one, if it took it)."""
         try:
             results = []
             w.link.take_all(results)
@@ -1106,14 +1116,14 @@ class _Core:
             self._forget(w)
             raise
         self.timed -= sum(1 for e in w.fifo if e[2] is not None)
-        if w.fifo:
+        if w.fifo and (w.killed is not None or w.link.took_oldest()):
             job, idx, _, _ = w.fifo.popleft()
             exc = w.killed or WorkerLostError(
                 _describe_exit(w.name, w.pid, w.proc.exitcode))
             done.append((job, idx, None, (False, exc)))
-            # The rest were never started: another worker runs them.
-            self.pending.extendleft(reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
-            w.fifo.clear()
+        # The rest were never started: another worker runs them.
+        self.pending.extendleft(reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
+        w.fifo.clear()
         self._forget(w)
 
     def _take_results(self, w, results, done, now):
