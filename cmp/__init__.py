@@ -4,10 +4,11 @@
 
 The names, signatures and behaviour are the stdlib's multiprocessing; the
 locks, semaphores, events, shared values, queues and pools are cmp's own,
-built on futexes in a shared-memory arena.  The default start method is
-fork on every Python version.  See README.rst.
+built on futexes in one shared-memory arena that every process of the
+tree maps, whichever start method (fork, spawn, forkserver) started it.
+The default start method is the running interpreter's.  See README.rst.
 """
-from . import _core  # noqa: F401  (creates the shared arena first)
+from . import _core  # noqa: F401  (creates or joins the shared arena first)
 from . import context, process, reduction  # noqa: F401  (as the stdlib's)
 
 __version__ = "0.1.0"

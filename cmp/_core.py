@@ -1,11 +1,46 @@
-"""The C core, loaded once per process, and the process-lifetime hooks that
-keep the shared objects' reference counts right across fork and exit."""
+"""The C core, loaded once per process; the arena, created or joined before
+anything else; and the process-lifetime hooks that keep the shared
+objects' reference counts right across fork and exit.
+
+The arena is created when cmp is first imported in a process tree, so
+every process forked afterwards maps it.  A process started by cmp's
+spawn or forkserver method is a fresh interpreter: its parent passes it
+the arena's memfd (kept at the same fd number, as the stdlib passes the
+resource tracker's) and names it on the command line,
+``python -c '...' [--multiprocessing-fork] --cmp-arena=FD:TOKEN``.  The
+first statement of that command imports cmp, whose first act is to join
+that arena: before the child unpickles anything or imports the program's
+main module, so a module-level ``cmp.Lock()`` there lives in the one
+arena of the tree.
+"""
 import atexit
 import os
+import sys
 
 from multiprocessing import util as _util
 
 from . import _cmp
+
+_ARENA_ARG = '--cmp-arena='
+
+
+def arena_argument():
+    """The command-line argument that makes a child started with
+    ``python -c`` join this process's arena, whose memfd it must get at
+    the same fd number (pass_fds)."""
+    return '%s%d:%x' % (_ARENA_ARG, _cmp._arena_fd(), arena_stats()['token'])
+
+
+def _arena_to_join(argv):
+    # Only the last argument of a `python -c` command line, as cmp's spawn
+    # and forkserver start them; taken off, so sys.argv is the stdlib's.
+    if len(argv) >= 2 and argv[0] == '-c' and argv[-1].startswith(_ARENA_ARG):
+        fd, token = argv.pop()[len(_ARENA_ARG):].split(':')
+        return int(fd), int(token, 16)
+    return -1, 0
+
+
+_cmp._arena_init(*_arena_to_join(sys.argv))
 
 arena_stats = _cmp.arena_stats
 OwnerDiedWarning = _cmp.OwnerDiedWarning

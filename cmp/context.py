@@ -1,21 +1,22 @@
-"""cmp's contexts: the stdlib's context API, with cmp's fork context as the
-default start method on every Python version.
+"""cmp's contexts: the stdlib's context API, whose factories build cmp's
+objects under every start method.
 
-- ``ForkContext`` is cmp's fork context.  It subclasses the stdlib's
-  ForkContext, so stdlib code that takes a ``ctx=`` accepts it; its
-  processes are the stdlib's ForkProcess; its factories build cmp's
-  objects: the primitives of cmp.synchronize, the shared values of
-  cmp.sharedctypes, the queues of cmp.queues and the Pool of cmp.pool.
-- ``get_context('spawn')`` and ``get_context('forkserver')`` return the
-  stdlib's own contexts, which build the stdlib's objects: cmp's objects
-  live in an arena that only forked processes map.
-- ``DefaultContext`` works like the stdlib's (the start method can be set
-  once, or again with ``force=True``), but its default is cmp's fork
-  context, also on versions where the stdlib's default is forkserver.  Its
-  factories build what the context of the current start method builds.
-  Setting the start method sets the stdlib's too, so what the stdlib starts
-  for the program (a spawned child, concurrent.futures' default context)
-  uses the same method, and a spawned child's cmp starts with its parent's.
+- ``ForkContext``, ``SpawnContext`` and ``ForkServerContext`` subclass the
+  stdlib's, so stdlib code that takes a ``ctx=`` accepts them.  Their
+  factories build cmp's objects: the primitives of cmp.synchronize, the
+  shared values of cmp.sharedctypes, the queues of cmp.queues and the Pool
+  of cmp.pool.  Every object lives in the one arena of the process tree.
+- Their processes: the stdlib's ForkProcess; cmp's SpawnProcess, a fresh
+  interpreter that joins its parent's arena before it runs anything
+  (cmp.popen_spawn_posix, cmp.spawn); cmp's ForkServerProcess, forked by
+  cmp's fork server, which joined the arena when it started
+  (cmp.popen_forkserver, cmp.forkserver).
+- ``DefaultContext`` keeps no start method of its own: it reads the
+  stdlib's default context every time, so setting the method through cmp
+  or the stdlib is one setting, the default is the interpreter's (fork up
+  to 3.13, forkserver from 3.14), and in a child it is what the stdlib set
+  there.  Its factories build what cmp's context of the current method
+  builds.
 
 Everything else (Pipe, the logging helpers, cpu_count, the exceptions,
 current_process ...) is the stdlib's.
@@ -23,9 +24,10 @@ current_process ...) is the stdlib's.
 import importlib
 
 from multiprocessing import context as _stdlib
-from multiprocessing import reduction as _reduction
 
+from . import _core
 from ._mirror import mirror as _mirror
+from ._reduce import fork_made as _fork_made
 
 __all__ = ()
 
@@ -67,52 +69,67 @@ class BaseContext(_stdlib.BaseContext):
         manager.start()
         return manager
 
+    def set_forkserver_preload(self, module_names):
+        '''Set list of module names to try to load in forkserver process.
+        This is really just a hint.
+        '''
+        _own.forkserver.set_forkserver_preload(module_names)
 
-class ForkContext(BaseContext, _stdlib.ForkContext):
-    """cmp's fork context: forked processes sharing cmp's objects."""
-    _name = 'fork'
-    Process = _stdlib.ForkProcess
+
+class _Factories:
+    """The factories of cmp's concrete contexts: cmp's objects, all in the
+    one arena of the process tree, whatever the start method.  An object
+    built by the fork context is remembered as such: passing it to a
+    spawn or forkserver process at its start raises the stdlib's
+    RuntimeError, as the stdlib's fork-context objects do (through a
+    queue, later, it may go anywhere in the tree)."""
+
+    def _made(self, obj):
+        if self._name == 'fork':
+            _fork_made.add(obj)
+        return obj
 
     def Lock(self):
         '''Returns a non-recursive lock object'''
-        return _own.synchronize.Lock(ctx=self.get_context())
+        return self._made(_own.synchronize.Lock(ctx=self.get_context()))
 
     def RLock(self):
         '''Returns a recursive lock object'''
-        return _own.synchronize.RLock(ctx=self.get_context())
+        return self._made(_own.synchronize.RLock(ctx=self.get_context()))
 
     def Condition(self, lock=None):
         '''Returns a condition object'''
-        return _own.synchronize.Condition(lock, ctx=self.get_context())
+        return self._made(_own.synchronize.Condition(lock, ctx=self.get_context()))
 
     def Semaphore(self, value=1):
         '''Returns a semaphore object'''
-        return _own.synchronize.Semaphore(value, ctx=self.get_context())
+        return self._made(_own.synchronize.Semaphore(value, ctx=self.get_context()))
 
     def BoundedSemaphore(self, value=1):
         '''Returns a bounded semaphore object'''
-        return _own.synchronize.BoundedSemaphore(value, ctx=self.get_context())
+        return self._made(_own.synchronize.BoundedSemaphore(
+            value, ctx=self.get_context()))
 
     def Event(self):
         '''Returns an event object'''
-        return _own.synchronize.Event(ctx=self.get_context())
+        return self._made(_own.synchronize.Event(ctx=self.get_context()))
 
     def Barrier(self, parties, action=None, timeout=None):
         '''Returns a barrier object'''
-        return _own.synchronize.Barrier(parties, action, timeout,
-                                        ctx=self.get_context())
+        return self._made(_own.synchronize.Barrier(parties, action, timeout,
+                                                   ctx=self.get_context()))
 
     def Queue(self, maxsize=0):
         '''Returns a queue object'''
-        return _own.queues.Queue(maxsize, ctx=self.get_context())
+        return self._made(_own.queues.Queue(maxsize, ctx=self.get_context()))
 
     def JoinableQueue(self, maxsize=0):
         '''Returns a queue object'''
-        return _own.queues.JoinableQueue(maxsize, ctx=self.get_context())
+        return self._made(_own.queues.JoinableQueue(maxsize, ctx=self.get_context()))
 
     def SimpleQueue(self):
         '''Returns a queue object'''
-        return _own.queues.SimpleQueue(ctx=self.get_context())
+        return self._made(_own.queues.SimpleQueue(ctx=self.get_context()))
 
     def Pool(self, processes=None, initializer=None, initargs=(),
              maxtasksperchild=None):
@@ -139,6 +156,52 @@ class ForkContext(BaseContext, _stdlib.ForkContext):
                                        lock=lock, ctx=self.get_context())
 
 
+class ForkContext(_Factories, BaseContext, _stdlib.ForkContext):
+    """cmp's fork context: forked processes sharing cmp's objects."""
+    _name = 'fork'
+    Process = _stdlib.ForkProcess
+
+
+class SpawnProcess(_stdlib.SpawnProcess):
+    """A process started by spawn: a fresh interpreter that joins the
+    arena of its parent before it unpickles anything (cmp.popen_spawn_posix)."""
+    _start_method = 'spawn'
+
+    @staticmethod
+    def _Popen(process_obj):
+        return _own.popen_spawn_posix.Popen(process_obj)
+
+    @staticmethod
+    def _after_fork():
+        # A spawned child ends with sys.exit, and atexit lets go of its
+        # objects; the last finalizer does it too, in case its run ends
+        # the process another way.
+        _core._register_child_exit()
+
+
+class SpawnContext(_Factories, BaseContext, _stdlib.SpawnContext):
+    """cmp's spawn context: spawned processes sharing cmp's objects."""
+    _name = 'spawn'
+    Process = SpawnProcess
+
+
+class ForkServerProcess(_stdlib.ForkServerProcess):
+    """A process forked by cmp's fork server, which joined the arena of the
+    process that started it (cmp.forkserver)."""
+    _start_method = 'forkserver'
+
+    @staticmethod
+    def _Popen(process_obj):
+        return _own.popen_forkserver.Popen(process_obj)
+
+
+class ForkServerContext(_Factories, BaseContext, _stdlib.ForkServerContext):
+    """cmp's forkserver context: processes forked by cmp's fork server,
+    sharing cmp's objects."""
+    _name = 'forkserver'
+    Process = ForkServerProcess
+
+
 class Process(_stdlib.Process):
     """cmp.Process: the stdlib's Process, started with cmp's current start
     method (cmp.get_start_method())."""
@@ -155,47 +218,53 @@ class Process(_stdlib.Process):
 
 
 class DefaultContext(BaseContext, _stdlib.DefaultContext):
-    """The context behind the cmp namespace: the start method is chosen
-    at most once (again with force=True); until then it is fork, cmp's."""
+    """The context behind the cmp namespace.  The start method is the
+    stdlib's one setting, read whenever it is needed and never copied: it
+    can be chosen at most once (again with force=True), through cmp or the
+    stdlib; until then it is the running interpreter's default; and in a
+    child it is what the stdlib sets there (its parent's method, then the
+    method that started it).  The factories build what cmp's context of
+    that method builds."""
     Process = Process
+
+    def __init__(self, context):
+        # Where the start method is kept: the stdlib's default context for
+        # cmp's (one setting for both), a private one for any other.
+        if not isinstance(context, _stdlib.DefaultContext):
+            context = _stdlib.DefaultContext(_stdlib._concrete_contexts[context._name])
+        self._state = context
+
+    _default_context = property(
+        lambda self: _concrete_contexts[self._state._default_context._name],
+        doc="cmp's context of the default start method.")
+
+    @property
+    def _actual_context(self):
+        """cmp's context of the start method set, or None."""
+        method = self._state.get_start_method(allow_none=True)
+        return None if method is None else _concrete_contexts[method]
 
     def get_context(self, method=None):
         """get_context(method=None) -> the current context, or the one of method."""
         if method is not None:
             return super().get_context(method)
-        if self._actual_context is None:
-            self._actual_context = self._default_context
-        return self._actual_context
+        return _concrete_contexts[self._state.get_start_method()]
 
     def set_start_method(self, method, force=False):
         """set_start_method(method, force=False) -> None"""
-        if self._actual_context is not None and not force:
-            raise RuntimeError('context has already been set')
-        if method is None and force:
-            self._actual_context = None
-        else:
-            self._actual_context = self.get_context(method)
-        # The program's start method is one setting: what the stdlib builds
-        # for it (concurrent.futures, a spawned child's preparation data,
-        # which the child's cmp reads back at import) follows it too.
-        _stdlib._default_context.set_start_method(
-            self.get_start_method(allow_none=True), force=True)
+        if method is not None:
+            self.get_context(method)        # ValueError for an unknown one
+        self._state.set_start_method(method, force)
 
     def get_start_method(self, allow_none=False):
         """get_start_method(allow_none=False) -> the current start method."""
-        if self._actual_context is None and allow_none:
-            return None
-        return self.get_context()._name
+        return self._state.get_start_method(allow_none)
 
     def get_all_start_methods(self):
         """Returns a list of the supported start methods, default first."""
-        methods = ['fork', 'spawn']
-        if _reduction.HAVE_SEND_HANDLE:
-            methods.append('forkserver')
-        return methods
+        return self._state.get_all_start_methods()
 
-    # The factories build what the current start method's context builds:
-    # cmp's objects under fork, the stdlib's under spawn and forkserver.
+    # The factories build what the current start method's context builds.
 
     def Lock(self):
         '''Returns a non-recursive lock object'''
@@ -261,20 +330,16 @@ class DefaultContext(BaseContext, _stdlib.DefaultContext):
                                         lock=lock)
 
 
-# The stdlib's spawn and forkserver contexts (whichever this platform has),
-# and cmp's fork context.
-_concrete_contexts = dict(_stdlib._concrete_contexts, fork=ForkContext())
-_default_context = DefaultContext(_concrete_contexts['fork'])
+_concrete_contexts = {
+    'fork': ForkContext(),
+    'spawn': SpawnContext(),
+    'forkserver': ForkServerContext(),
+}
+_default_context = DefaultContext(_stdlib._default_context)
 
 
 def _force_start_method(method):
-    _default_context._actual_context = _concrete_contexts[method]
-
-
-# A process started by spawn or forkserver was told its parent's start method
-# before it imported anything of the program: keep it.
-if _stdlib._default_context.get_start_method(allow_none=True) in ('spawn', 'forkserver'):
-    _force_start_method(_stdlib._default_context.get_start_method())
+    _stdlib._force_start_method(method)
 
 
 __getattr__, __dir__ = _mirror(globals(), _stdlib)

@@ -1,11 +1,13 @@
-"""cmp.shared_memory: the stdlib's multiprocessing.shared_memory, re-exported.
+"""cmp.shared_memory is the stdlib's multiprocessing.shared_memory itself.
 
-SharedMemory and ShareableList are the stdlib's (named POSIX shared
-memory, tracked by the stdlib's resource tracker).
+cmp changes nothing in it (SharedMemory and ShareableList are named POSIX
+shared memory, tracked by the stdlib's resource tracker), so the module
+object is the stdlib's: patching ``cmp.shared_memory._make_filename`` (as a
+program written against ``multiprocessing.shared_memory`` would) patches
+what SharedMemory reads.
 """
-from multiprocessing import shared_memory as _stdlib
-from multiprocessing.shared_memory import *  # noqa: F401,F403
+import sys
 
-from ._mirror import mirror as _mirror
+from multiprocessing import shared_memory
 
-__getattr__, __dir__ = _mirror(globals(), _stdlib)
+sys.modules[__name__] = shared_memory

@@ -46,7 +46,6 @@ from multiprocessing import sharedctypes as _std
 
 from . import _cmp
 from ._reduce import reduce_shared
-from .synchronize import RLock as _RLock
 
 _ForkingPickler = _reduction.ForkingPickler
 assert_spawning = _mpctx.assert_spawning
@@ -129,9 +128,16 @@ def RawArray(typecode_or_type, size_or_initializer):
     return result
 
 
+def _new_rlock(ctx):
+    # As the stdlib: a context's RLock, the current start method's by default.
+    if ctx is None:
+        from .context import _default_context as ctx
+    return ctx.RLock()
+
+
 def _resolve_lock(lock, ctx):
     if lock in (True, None):
-        lock = ctx.RLock() if ctx is not None else _RLock(ctx=None)
+        lock = _new_rlock(ctx)
     if not hasattr(lock, 'acquire'):
         raise AttributeError("%r has no method 'acquire'" % lock)
     return lock
@@ -223,7 +229,7 @@ class SynchronizedBase(_cmp.SyncBase):
 
     def __init__(self, obj, lock=None, ctx=None):
         if not lock:
-            lock = ctx.RLock() if ctx is not None else _RLock(ctx=None)
+            lock = _new_rlock(ctx)
         if isinstance(obj, ctypes.Array):
             code, length = _fast_code.get(obj._type_), len(obj)
         else:

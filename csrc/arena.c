@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HDR_SIZE 4096u
@@ -101,7 +102,7 @@ int cmp_arena_create(uint64_t size, cmp_arena **out)
     h->token = token;
     h->size = size;
     h->top = HDR_SIZE;
-    h->version = 1;
+    h->version = CMP_ARENA_VERSION;
     __atomic_store_n(&h->magic, CMP_ARENA_MAGIC, __ATOMIC_RELEASE);
     *out = a;
     return 0;
@@ -116,6 +117,55 @@ fail_errno:
     free(a);
     return e;
 }
+
+/* What cmp_arena_join reads before it maps anything: the header's first
+ * fields, whose offsets every version keeps. */
+typedef struct {
+    uint32_t magic;
+    uint32_t version;
+    uint64_t token;
+    uint64_t size;
+} fixed_hdr;
+
+_Static_assert(offsetof(shared_hdr, token) == offsetof(fixed_hdr, token) &&
+               offsetof(shared_hdr, size) == offsetof(fixed_hdr, size),
+               "the fixed header fields open the shared header");
+
+int cmp_arena_join(int fd, uint64_t token, cmp_arena **out)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return errno;
+    /* Only a memfd (or tmpfs file) answers F_GET_SEALS. */
+    if (!S_ISREG(st.st_mode) || fcntl(fd, F_GET_SEALS) < 0)
+        return EINVAL;
+    fixed_hdr f;
+    if (pread(fd, &f, sizeof f, 0) != (ssize_t)sizeof f)
+        return EINVAL;
+    if (f.magic != CMP_ARENA_MAGIC || f.version != CMP_ARENA_VERSION ||
+        f.size != (uint64_t)st.st_size || f.size < CMP_ARENA_MIN_SIZE ||
+        (token != 0 && f.token != token))
+        return EINVAL;
+    cmp_arena *a = calloc(1, sizeof *a);
+    if (!a)
+        return ENOMEM;
+    void *p = mmap(NULL, f.size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        free(a);
+        return e;
+    }
+    /* The fd was passed to this process without close-on-exec. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    a->base = p;
+    a->size = f.size;
+    a->fd = fd;
+    *out = a;
+    return 0;
+}
+
+int cmp_arena_fd(const cmp_arena *a) { return a->fd; }
 
 void cmp_arena_destroy(cmp_arena *a)
 {

@@ -2,15 +2,23 @@
  * arena.h - the shared-memory arena every cmp object lives in.
  *
  * One arena per process tree: a memfd mapped MAP_SHARED, reserved large and
- * backed lazily by the kernel, created when cmp is imported so that every
- * process forked afterwards maps it at the same address.  Objects are named
- * by their offset from the arena's base, so a reference can be pickled and
- * rebuilt in any process of the tree.
+ * backed lazily by the kernel.  The first process of a tree creates it when
+ * it imports cmp, so every process forked afterwards maps it at the same
+ * address.  A process started by cmp's spawn or forkserver method gets the
+ * memfd with its start (the fd is the only thing passed: nothing is named in
+ * the file system) and joins the arena when it imports cmp, before it can
+ * allocate anything (cmp_arena_join); it maps it at another address, which
+ * is why objects are named by their offset from the arena's base, so a
+ * reference can be pickled and rebuilt in any process of the tree.  The
+ * memfd is close-on-exec in every process: only a child started for the
+ * purpose gets it.
  *
  * Layout (offsets from the base):
  *
- *   0            cmp_arena_hdr: magic, token, size, bump pointer, the
- *                allocator's robust process-shared mutex, free lists, stats
+ *   0            cmp_arena_hdr: magic, version, token, size (at these
+ *                fixed offsets, which cmp_arena_join checks), bump pointer,
+ *                the allocator's robust process-shared mutex, free lists,
+ *                stats
  *   HDR_SIZE     blocks, each: [cmp_block_hdr 16 B][payload ...]
  *                payloads are 16-byte aligned
  *
@@ -40,6 +48,7 @@
 #include <stdint.h>
 
 #define CMP_ARENA_MAGIC 0x636d7061u     /* "cmpa" */
+#define CMP_ARENA_VERSION 1u            /* bumped when the layout changes */
 #define CMP_ARENA_DEFAULT_SIZE (8ULL << 30)
 #define CMP_ARENA_MIN_SIZE (1ULL << 20)
 #define CMP_SMALL_MIN 16u
@@ -73,8 +82,18 @@ typedef struct {
 /* Create and map a new arena of `size` reserved bytes (0: the default).
  * Returns 0 or an errno. */
 int cmp_arena_create(uint64_t size, cmp_arena **out);
+/* Map the arena another process of the tree created, from its memfd `fd`
+ * (inherited through the start of this process).  Checks first that fd is
+ * a memfd whose header carries CMP_ARENA_MAGIC, CMP_ARENA_VERSION, the
+ * file's own size and `token` (0: any token).  On success the arena owns fd
+ * and has made it close-on-exec again.  Returns 0, EINVAL when fd is not
+ * such an arena (nothing is mapped, fd is left alone), or the errno of a
+ * failed fstat/mmap. */
+int cmp_arena_join(int fd, uint64_t token, cmp_arena **out);
 /* Unmap and close (the memory goes when every process has let go). */
 void cmp_arena_destroy(cmp_arena *a);
+/* The arena's memfd (close-on-exec), to pass to a child that joins. */
+int cmp_arena_fd(const cmp_arena *a);
 
 char *cmp_arena_base(const cmp_arena *a);
 uint64_t cmp_arena_token(const cmp_arena *a);

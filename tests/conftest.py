@@ -1,5 +1,9 @@
 """Every behaviour test takes the `mp` fixture and so runs twice: against
-the standard library's multiprocessing and against cmp."""
+the standard library's multiprocessing and against cmp.  A test that starts
+processes takes `ctx` instead (or `start_method` beside `mp`) and so runs
+for each start method too: `ctx` is `mp.get_context(start_method)`.  For
+spawn and forkserver, the targets of the processes must be module-level
+functions, as the stdlib requires."""
 import gc
 import importlib
 import os
@@ -10,12 +14,56 @@ import pytest
 TIMEOUT = 30.0
 
 
+START_METHODS = ["fork", "spawn", "forkserver"]
+
+
 @pytest.fixture(params=["multiprocessing", "cmp"])
 def mp(request):
     mod = importlib.import_module(request.param)
     if request.param == "multiprocessing":
         return mod.get_context("fork")
     return mod
+
+
+@pytest.fixture(scope="session")
+def process_helpers():
+    """The helper processes of spawn and forkserver live as long as this
+    process once started (the resource tracker, the stdlib's fork server,
+    cmp's fork server): start them before a test's leftover check looks,
+    stop them when the session ends."""
+    import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
+    import cmp.forkserver
+    multiprocessing.resource_tracker.ensure_running()
+    multiprocessing.forkserver.ensure_running()
+    cmp.forkserver.ensure_running()
+    yield
+    cmp.forkserver._forkserver._stop()
+    multiprocessing.forkserver._forkserver._stop()
+    multiprocessing.resource_tracker._resource_tracker._stop()
+
+
+@pytest.fixture(scope="session")
+def stdlib_heap():
+    """The stdlib keeps the small arenas of its sharedctypes heap (one open
+    file each) for reuse: create them before a leftover check looks."""
+    import multiprocessing.sharedctypes as std
+    blocks = [std.RawArray('c', 1 << k) for k in range(10, 22)]
+    del blocks
+    gc.collect()
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request):
+    if request.param != "fork":
+        request.getfixturevalue("process_helpers")
+    return request.param
+
+
+@pytest.fixture
+def ctx(mp, start_method):
+    """The context of `start_method` of the implementation under test."""
+    return mp.get_context(start_method)
 
 
 def _fds():

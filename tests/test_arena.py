@@ -128,20 +128,9 @@ def _noop(obj):
     pass
 
 
-@pytest.fixture
-def resource_tracker():
-    """Starting a spawn process starts the stdlib's resource tracker, a
-    helper that lives as long as this process: start it before the
-    leftover check looks, stop it after."""
-    from multiprocessing import resource_tracker
-    resource_tracker.ensure_running()
-    yield
-    resource_tracker._resource_tracker._stop()
-
-
-def test_passing_to_a_spawned_process_raises_clearly(resource_tracker):
-    # A spawned process maps no arena of this tree: refuse at start, as the
-    # stdlib refuses a fork-context lock there, instead of breaking later.
+def test_passing_to_a_spawned_process_raises_clearly(process_helpers):
+    # A process the stdlib's spawn context starts maps no arena of this
+    # tree: refuse at start, instead of breaking in the child.
     import multiprocessing
     proc = multiprocessing.get_context("spawn").Process(target=_noop, args=(cmp.Lock(),))
     with pytest.raises(RuntimeError, match="shared arena"):

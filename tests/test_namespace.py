@@ -204,12 +204,15 @@ def test_concrete_contexts(api):
         assert ctx.reducer is api.reducer
 
 
-def test_cmp_default_is_fork_on_every_version():
+def test_cmp_default_is_the_interpreters():
+    # fork up to 3.13, forkserver from 3.14: whatever the stdlib's is.
     saved = cmp.get_start_method(allow_none=True)
     try:
         cmp.set_start_method(None, force=True)
-        assert cmp.get_start_method() == 'fork'
-        assert cmp.get_context() is cmp.get_context('fork')
+        default = multiprocessing.context._default_context._default_context._name
+        assert cmp.get_start_method() == default
+        assert cmp.get_context() is cmp.get_context(default)
+        assert cmp.get_all_start_methods()[0] == default
     finally:
         cmp.set_start_method(saved, force=True)
 
@@ -220,10 +223,17 @@ def test_cmp_contexts():
     assert isinstance(fork, multiprocessing.context.BaseContext)
     assert fork is not multiprocessing.get_context('fork')
     for method in ('spawn', 'forkserver'):
-        assert cmp.get_context(method) is multiprocessing.get_context(method)
-    assert isinstance(fork.Lock(), cmp.synchronize.Lock)
-    assert isinstance(fork.RLock(), cmp.synchronize.RLock)
-    assert not isinstance(cmp.get_context('spawn').Lock(), cmp.synchronize.Lock)
+        ctx = cmp.get_context(method)
+        stdlib = multiprocessing.get_context(method)
+        assert ctx is not stdlib and isinstance(ctx, type(stdlib))
+        assert issubclass(ctx.Process, stdlib.Process)
+        assert ctx.Process is not stdlib.Process
+    for method in ('fork', 'spawn', 'forkserver'):
+        ctx = cmp.get_context(method)
+        assert isinstance(ctx.Lock(), cmp.synchronize.Lock)
+        assert isinstance(ctx.RLock(), cmp.synchronize.RLock)
+        assert isinstance(ctx.Queue(), cmp.queues.Queue)
+        assert isinstance(ctx.Value('i'), cmp.sharedctypes.Synchronized)
 
 
 def test_default_context_builds_for_the_current_method(api):
@@ -260,16 +270,9 @@ def _fill(d, lst):
     lst.append('child')
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _start_method_helpers():
-    """The forkserver and the resource tracker are helper processes that
-    live as long as their parent: start them before any test checks for
-    leftovers, stop them when the module is done."""
-    multiprocessing.forkserver.ensure_running()
-    multiprocessing.resource_tracker.ensure_running()
-    yield
-    multiprocessing.forkserver._forkserver._stop()
-    multiprocessing.resource_tracker._resource_tracker._stop()
+@pytest.fixture(autouse=True)
+def _start_method_helpers(process_helpers):
+    """Every test here may start the helpers of spawn and forkserver."""
 
 
 def _run_report(process_class, pipe):
@@ -290,8 +293,7 @@ def _run_report(process_class, pipe):
     return got
 
 
-# cmp.get_context('spawn'|'forkserver') are the stdlib's contexts (see
-# test_cmp_contexts): these run them from cmp only.
+# cmp's and the stdlib's contexts of every method, side by side.
 
 @pytest.mark.parametrize('method', ['fork', 'spawn', 'forkserver'])
 def test_process_of_a_context(method):

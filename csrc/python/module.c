@@ -1,8 +1,9 @@
 /*
- * module.c - the _cmp extension module: multi-phase init that creates the
- * shared arena (once per process tree, at first import) and adds each
- * primitive's type.  The arena is process-wide by nature (every process of
- * the tree maps it), so it is a C global, not module state.
+ * module.c - the _cmp extension module: multi-phase init that adds each
+ * primitive's type and the arena functions.  The arena is process-wide by
+ * nature (every process of the tree maps it), so it is a C global, not
+ * module state; cmp/_core.py creates or joins it right after this import
+ * (_arena_init).
  */
 #include "shared.h"
 

@@ -49,6 +49,8 @@ int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
         PyErr_SetString(PyExc_RuntimeError, "object already initialised");
         return -1;
     }
+    if (cmp_arena_check() < 0)
+        return -1;
     int err = 0;
     uint64_t off = cmp_obj_new(cmp_the_arena, kind, body_size, &err);
     if (!off) {
@@ -151,12 +153,14 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
     unsigned int gen;
     if (!PyArg_ParseTuple(handle, "KKI:_rebuild", &token, &off, &gen))
         return NULL;
-    if (token != cmp_arena_token(cmp_the_arena)) {
+    if (!cmp_the_arena || token != cmp_arena_token(cmp_the_arena)) {
         PyErr_Format(PyExc_RuntimeError,
                      "this cmp %s was created in a process tree whose shared "
                      "arena this process does not share; cmp objects can be "
-                     "passed to processes forked from the process that "
-                     "imported cmp", ((PyTypeObject *)cls)->tp_name);
+                     "passed to the processes that the process which created "
+                     "them starts (forked, or started by cmp's spawn or "
+                     "forkserver context) and to their descendants",
+                     ((PyTypeObject *)cls)->tp_name);
         return NULL;
     }
     PyTypeObject *tp = (PyTypeObject *)cls;
@@ -209,7 +213,7 @@ static PyObject *mod_before_fork(PyObject *m, PyObject *unused)
 {
     (void)m; (void)unused;
     /* The child inherits every live wrapper: take its references now, while
-     * the parent's keep the objects alive. */
+     * the parent's keep the objects alive.  (No arena yet: no wrapper.) */
     for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
         cmp_obj_incref(cmp_the_arena, s->off);
     Py_RETURN_NONE;
@@ -232,6 +236,8 @@ static PyObject *mod_release_all(PyObject *m, PyObject *unused)
 static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
 {
     (void)m; (void)unused;
+    if (cmp_arena_check() < 0)
+        return NULL;
     cmp_arena_stats st;
     cmp_arena_get_stats(cmp_the_arena, &st);
     return Py_BuildValue("{sKsKsKsKsK}", "size", (unsigned long long)st.size,
@@ -311,7 +317,62 @@ static PyObject *mod_own_methods(PyObject *m, PyObject *cls)
     Py_RETURN_NONE;
 }
 
+/* _arena_init(fd=-1, token=0): create this process's arena (fd < 0), or
+ * join the one whose memfd this process was given at its start. */
+static PyObject *mod_arena_init(PyObject *m, PyObject *args)
+{
+    (void)m;
+    int fd = -1;
+    unsigned long long token = 0;
+    if (!PyArg_ParseTuple(args, "|iK:_arena_init", &fd, &token))
+        return NULL;
+    if (cmp_the_arena) {
+        if (fd < 0)
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this process already maps a cmp arena: it cannot "
+                        "join another one");
+        return NULL;
+    }
+    int r;
+    if (fd < 0) {
+        uint64_t size = 0;
+        const char *env = getenv("CMP_ARENA_SIZE");
+        if (env && *env)
+            size = strtoull(env, NULL, 0);
+        r = cmp_arena_create(size, &cmp_the_arena);
+    } else {
+        r = cmp_arena_join(fd, token, &cmp_the_arena);
+        if (r == EINVAL) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "fd %d is not the cmp arena of the process that "
+                         "started this one (it is closed, not a memfd, or "
+                         "another arena)", fd);
+            return NULL;
+        }
+    }
+    if (r) {
+        errno = r;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_arena_fd(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    if (cmp_arena_check() < 0)
+        return NULL;
+    return PyLong_FromLong(cmp_arena_fd(cmp_the_arena));
+}
+
 static PyMethodDef module_functions[] = {
+    {"_arena_init", mod_arena_init, METH_VARARGS,
+     "_arena_init(fd=-1, token=0, /)\n--\n\nCreate this process's arena, or join "
+     "the one of the memfd fd\n(passed at this process's start; token: the "
+     "arena's, 0 for any)."},
+    {"_arena_fd", mod_arena_fd, METH_NOARGS,
+     "_arena_fd()\n--\n\nThe arena's memfd (close-on-exec), for a child that joins."},
     {"_before_fork", mod_before_fork, METH_NOARGS,
      "_before_fork()\n--\n\nTake the references a forked child inherits."},
     {"_release_all", mod_release_all, METH_NOARGS,
@@ -328,20 +389,21 @@ static PyMethodDef module_functions[] = {
     {NULL, NULL, 0, NULL},
 };
 
+int cmp_arena_check(void)
+{
+    if (cmp_the_arena)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    "cmp's shared arena is not mapped yet (cmp._core maps it "
+                    "when cmp is imported)");
+    return -1;
+}
+
 int cmp_init_shared(PyObject *module)
 {
-    if (!cmp_the_arena) {
-        uint64_t size = 0;
-        const char *env = getenv("CMP_ARENA_SIZE");
-        if (env && *env)
-            size = strtoull(env, NULL, 0);
-        int r = cmp_arena_create(size, &cmp_the_arena);
-        if (r) {
-            errno = r;
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-    }
+    /* The arena is mapped by _arena_init, which cmp/_core.py calls right
+     * after this import: it knows whether this process creates the arena
+     * or joins its parent's. */
     return PyModule_AddFunctions(module, module_functions);
 }
 

@@ -30,8 +30,12 @@ typedef struct cmp_shared {
     PyObject *dict;
 } cmp_shared;
 
-/* The arena of this process tree (created at import). */
+/* The arena of this process tree: created or joined by _arena_init, which
+ * cmp/_core.py calls as soon as it has imported _cmp, before anything can
+ * be allocated.  NULL until then. */
 extern cmp_arena *cmp_the_arena;
+/* 0 when the arena is mapped, else -1 with RuntimeError set. */
+int cmp_arena_check(void);
 
 /* Called when an object's last reference goes, before its block is freed. */
 typedef void (*cmp_destroy_fn)(cmp_arena *a, void *body);

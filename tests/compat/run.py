@@ -2,9 +2,9 @@
 
 The running interpreter's test._test_multiprocessing (its standard library's,
 never a copy) is loaded with cmp standing in for `multiprocessing`
-(tests/compat/standin.py says how), its test classes are installed for the
-fork start method, and the processes variant (WithProcessesTestLock, ...) is
-run with unittest.  Each class runs in its own subprocess under a timeout, so
+(tests/compat/standin.py says how), its test classes are installed for a
+start method (fork unless --start-method says otherwise), and the processes
+variant (WithProcessesTestLock, ...) is run with unittest.  Each class runs in its own subprocess under a timeout, so
 a hang or a crash costs that class only and is reported as such.
 
     run.py                        cmp, the default classes
@@ -13,6 +13,7 @@ a hang or a crash costs that class only and is reported as such.
     run.py --classes 'Lock|Pool'  classes whose name matches the regex
     run.py --all                  every class of the processes variant
     run.py --list                 list the classes
+    run.py --start-method spawn   the same under spawn (or forkserver)
     run.py --require WithProcessesTestLock,WithProcessesTestEvent
                                   exit 1 if a test of those classes that
                                   passes under the stdlib does not pass under
@@ -48,7 +49,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-MODNAME = 'cmp_compat_fork'
+START_METHOD = 'fork'       # --start-method
+MODNAME = 'cmp_compat_fork'     # cmp_compat_<start method>
 PACKAGE = 'cmp'             # --module
 TEST_MODULE = 'test._test_multiprocessing'
 
@@ -147,7 +149,16 @@ class _JsonLinesResult:
                        subtest=subtest.id(), **self._err(err))
 
 
-def _install(impl, package):
+# How a child of the tests started by spawn or forkserver installs the same
+# test module: run.py is its main module, imported as __mp_main__ before it
+# unpickles its target (a method of a class of MODNAME).
+_INSTALL_ENV = 'CMP_COMPAT_INSTALL'
+
+
+def _install(impl, package, method):
+    global MODNAME
+    MODNAME = 'cmp_compat_' + method
+    os.environ[_INSTALL_ENV] = ':'.join((impl, package, method))
     sys.path.insert(0, HERE)
     sys.path.insert(1, ROOT)
     import standin
@@ -155,9 +166,9 @@ def _install(impl, package):
     tm = standin.load_test_module(impl)
     ns = {'__name__': MODNAME}
     try:
-        tm.install_tests_in_module_dict(ns, 'fork', only_type='processes')
+        tm.install_tests_in_module_dict(ns, method, only_type='processes')
     except TypeError:       # 3.9, 3.10: no only_type
-        tm.install_tests_in_module_dict(ns, 'fork')
+        tm.install_tests_in_module_dict(ns, method)
     import types
     module = types.ModuleType(MODNAME)
     module.__dict__.update(ns)
@@ -175,7 +186,8 @@ def child_main(args):
     result._test_timeout = args.test_timeout
     faulthandler.enable()
     try:
-        module, classes, fallbacks = _install(args.impl, args.module)
+        module, classes, fallbacks = _install(args.impl, args.module,
+                                              args.start_method)
     except BaseException:
         result._emit(event='load-error', message=traceback.format_exc())
         return 2
@@ -319,7 +331,8 @@ def run_child(impl, cls=None, tests=None, timeout=180.0, test_timeout=None,
     os.close(fd)
     log = tempfile.TemporaryFile()
     cmd = [sys.executable, os.path.abspath(__file__), '--child',
-           '--impl', impl, '--out', out, '--module', PACKAGE]
+           '--impl', impl, '--out', out, '--module', PACKAGE,
+           '--start-method', START_METHOD]
     if list_classes:
         cmd.append('--list')
     else:
@@ -564,6 +577,9 @@ def main(argv=None):
     ap.add_argument('--json', metavar='FILE', help='write every outcome to FILE')
     ap.add_argument('--module', default='cmp', metavar='PACKAGE',
                     help='the package to stand in for multiprocessing (default cmp)')
+    ap.add_argument('--start-method', default='fork',
+                    choices=('fork', 'spawn', 'forkserver'),
+                    help='the start method the tests use (default fork)')
     # The subprocess side.
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     ap.add_argument('--impl', choices=('cmp', 'stdlib'), help=argparse.SUPPRESS)
@@ -574,8 +590,10 @@ def main(argv=None):
 
     if args.child:
         return child_main(args)
-    global PACKAGE
+    global PACKAGE, START_METHOD, MODNAME
     PACKAGE = args.module
+    START_METHOD = args.start_method
+    MODNAME = 'cmp_compat_' + START_METHOD
 
     if importlib.util.find_spec('test') is None or \
             importlib.util.find_spec(TEST_MODULE) is None:
@@ -614,8 +632,9 @@ def main(argv=None):
     else:
         impls = ['cmp']
 
-    print('compat: Python %s, %d classes, %s, fork start method, processes '
+    print('compat: Python %s, %d classes, %s, %s start method, processes '
           'variant%s' % (sys.version.split()[0], len(classes), ' and '.join(impls),
+                         START_METHOD,
                          '' if PACKAGE == 'cmp' else ' ("cmp" is package %s)' % PACKAGE),
           flush=True)
     results = {cls: {} for cls in classes}
@@ -708,3 +727,5 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.exit(main())
+elif __name__ == '__mp_main__' and _INSTALL_ENV in os.environ:
+    _install(*os.environ[_INSTALL_ENV].split(':'))
