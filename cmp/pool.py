@@ -104,6 +104,7 @@ _TERM_GRACE = 2.0               # seconds between SIGTERM and SIGKILL
 _PREFETCH_TARGET = 0.001        # seconds of queued work per worker
 _PREFETCH_MIN, _PREFETCH_MAX = 2, 64
 _HANDBACK_DELAY = 0.002         # seconds before the handler reads again
+_UNTAKEN_CHECK = 0.01           # seconds: a timed task not taken yet, again
 _BATCH_TARGET = 0.0005          # seconds of work per batch of map chunks
 _BATCH_MAX = 256
 
@@ -200,6 +201,10 @@ class _Link:
             return not self.outbuf
         got = _cmp._pool_ring_steal(self.task_ring)
         return got is None or got[0] != self.sent[0]
+
+    def took_oldest_yet(self):
+        """Has the (live) worker taken the oldest task it was sent?"""
+        return bool(self.sent) and _cmp._pool_ring_taken(self.task_ring, self.sent[0])
 
     def steal(self):
         """Take back the oldest task the worker has not started: (its index
@@ -1345,6 +1350,14 @@ class _Core:
                 continue
             timeout = w.fifo[0][2]
             if timeout is None:
+                continue
+            if not w.link.took_oldest_yet():
+                # Still starting (a spawned worker imports for a while, an
+                # initializer runs): the clock starts when it takes the task.
+                w.head_start = now
+                left = min(timeout, _UNTAKEN_CHECK)
+                if nearest is None or left < nearest:
+                    nearest = left
                 continue
             left = w.head_start + timeout - now
             if left <= 0:

@@ -14,7 +14,11 @@ import weakref
 import pytest
 
 from conftest import TIMEOUT
-from pool_methods import start_method, helper_processes  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _helpers(process_helpers):
+    """Every test here may start the helpers of spawn and forkserver."""
 
 
 @pytest.fixture

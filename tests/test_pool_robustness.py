@@ -19,9 +19,13 @@ import pytest
 import cmp
 import cmp.pool
 from conftest import TIMEOUT
-from pool_methods import start_method, helper_processes  # noqa: F401
 
 _shared = {}
+
+
+@pytest.fixture(autouse=True)
+def _helpers(process_helpers):
+    """Every test here may start the helpers of spawn and forkserver."""
 
 
 def _init_queue(q, ev=None):

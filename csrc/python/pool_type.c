@@ -6,8 +6,8 @@
  * next message (the GIL released while it waits), hand it to run(payload)
  * -> (result bytes, tasks it held), post the result, until the STOP message
  * or `maxtasks` tasks.  Unpickling, running and pickling stay in Python
- * (`run`).  _pool_ring_new/_free/_put/_steal/_take_all/_spin are the
- * parent's end.
+ * (`run`).  _pool_ring_new/_free/_put/_steal/_taken/_take_all/_spin are
+ * the parent's end.
  *
  * _pool_pack/_pool_unpack give a map chunk's list of plain numbers a
  * compact form (see "packed chunk results").
@@ -321,6 +321,28 @@ static PyObject *pool_ring_steal(PyObject *module, PyObject *arg)
     if (rc == 0)
         Py_RETURN_NONE;
     return Py_BuildValue("KN", (unsigned long long)pos, b);
+}
+
+PyDoc_STRVAR(pool_ring_taken_doc,
+"_pool_ring_taken(ring, position, /)\n--\n\n"
+"Has a consumer taken the message put at `position` (from _pool_ring_put)?");
+
+static PyObject *pool_ring_taken(PyObject *module, PyObject *const *args,
+                                 Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_taken(ring, position)");
+        return NULL;
+    }
+    cmp_ring *r = ring_of(module, args[0]);
+    if (r == NULL)
+        return NULL;
+    unsigned long long pos = PyLong_AsUnsignedLongLong(args[1]);
+    if (pos == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    /* Acquire: pairs with the consumer's claim, which moves head past the
+     * record before it copies it out. */
+    return PyBool_FromLong(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) > pos);
 }
 
 PyDoc_STRVAR(pool_ring_take_all_doc,
@@ -639,6 +661,8 @@ static PyMethodDef pool_functions[] = {
     {"_pool_ring_put", (PyCFunction)(void (*)(void))pool_ring_put, METH_FASTCALL,
      pool_ring_put_doc},
     {"_pool_ring_steal", pool_ring_steal, METH_O, pool_ring_steal_doc},
+    {"_pool_ring_taken", (PyCFunction)(void (*)(void))pool_ring_taken, METH_FASTCALL,
+     pool_ring_taken_doc},
     {"_pool_ring_take_all", (PyCFunction)(void (*)(void))pool_ring_take_all, METH_FASTCALL,
      pool_ring_take_all_doc},
     {"_pool_ring_worker_loop", (PyCFunction)(void (*)(void))pool_ring_worker_loop,
