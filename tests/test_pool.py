@@ -639,3 +639,23 @@ def test_two_pools_and_an_unrelated_child(mp):
         ev.set()
         child.join(TIMEOUT)
     assert child.exitcode == 0
+
+
+def test_process_pool_executor(mp):
+    # concurrent.futures takes the backend's context for every start method
+    # (it uses the context's queues and processes, not its Pool).
+    import concurrent.futures
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=mp.get_context()) as ex:
+        assert list(ex.map(sqr, range(10))) == [x * x for x in range(10)]
+        assert ex.submit(mul, 6, 7).result(TIMEOUT) == 42
+
+
+def test_pool_of_the_start_method(mp, start_method):
+    # The backend's own Pool, its workers started by that method.
+    with mp.Pool(1) as p:
+        assert type(p).__module__ == pool_module(mp).__name__
+        assert type(p._pool[0]).__name__ == {
+            'fork': 'ForkProcess', 'spawn': 'SpawnProcess',
+            'forkserver': 'ForkServerProcess'}[start_method]
+        assert p.apply(getpid) == p._pool[0].pid
+    p.join()
