@@ -48,9 +48,9 @@ def _hold_and_signal(lock, ready, release):
         release.wait(TIMEOUT)
 
 
-def test_lock_across_processes(mp):
-    lock, ready, release = mp.Lock(), mp.Event(), mp.Event()
-    p = mp.Process(target=_hold_and_signal, args=(lock, ready, release))
+def test_lock_across_processes(ctx):
+    lock, ready, release = ctx.Lock(), ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_hold_and_signal, args=(lock, ready, release))
     p.start()
     assert ready.wait(TIMEOUT)
     assert lock.acquire(timeout=0.05) is False

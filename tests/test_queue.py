@@ -172,9 +172,9 @@ def _producer(q, start, n, big):
             q.put(bytes([i % 256]) * big)
 
 
-def test_across_processes(mp):
-    q = mp.Queue()
-    p = mp.Process(target=_producer, args=(q, 0, 2000, 5000))
+def test_across_processes(ctx):
+    q = ctx.Queue()
+    p = ctx.Process(target=_producer, args=(q, 0, 2000, 5000))
     p.start()
     got = []
     while len(got) < 2000:
@@ -194,10 +194,10 @@ def _echo_big(q, r):
 
 
 @pytest.mark.parametrize("kind", ["Queue", "SimpleQueue"])
-def test_payload_larger_than_ring(mp, kind):
-    q, r = getattr(mp, kind)(), getattr(mp, kind)()
+def test_payload_larger_than_ring(ctx, kind):
+    q, r = getattr(ctx, kind)(), getattr(ctx, kind)()
     data = bytes(random.Random(1).getrandbits(8) for _ in range(256)) * 16384   # 4 MiB
-    p = mp.Process(target=_echo_big, args=(q, r))
+    p = ctx.Process(target=_echo_big, args=(q, r))
     p.start()
     q.put(data)
     assert r.get() == data[::-1]
@@ -241,9 +241,9 @@ def _worker(q):
             break
 
 
-def test_joinable_across_processes(mp):
-    q = mp.JoinableQueue()
-    p = mp.Process(target=_worker, args=(q,))
+def test_joinable_across_processes(ctx):
+    q = ctx.JoinableQueue()
+    p = ctx.Process(target=_worker, args=(q,))
     p.start()
     for i in range(100):
         q.put(i)
@@ -288,10 +288,10 @@ def _put_later(q, ev):
     q.put("late")
 
 
-def test_wait_on_reader_across_processes(mp):
-    q, ev = mp.Queue(), mp.Event()
+def test_wait_on_reader_across_processes(ctx):
+    q, ev = ctx.Queue(), ctx.Event()
     assert multiprocessing.connection.wait([q._reader], timeout=0.01) == []
-    p = mp.Process(target=_put_later, args=(q, ev))
+    p = ctx.Process(target=_put_later, args=(q, ev))
     p.start()
     ev.set()
     assert multiprocessing.connection.wait([q._reader, p.sentinel], timeout=TIMEOUT)

@@ -389,11 +389,11 @@ def _write_values(values, second):
 
 
 @pytest.mark.parametrize('raw', [False, True])
-def test_writes_seen_by_other_processes(mp, raw):
-    make = mp.RawValue if raw else mp.Value
+def test_writes_seen_by_other_processes(ctx, raw):
+    make = ctx.RawValue if raw else ctx.Value
     values = [make(code, CODES[code][0]) for code in sorted(CODES)]
     second = [CODES[code][1] for code in sorted(CODES)]
-    p = mp.Process(target=_write_values, args=(values, second))
+    p = ctx.Process(target=_write_values, args=(values, second))
     p.start()
     p.join(TIMEOUT)
     assert p.exitcode == 0
@@ -408,10 +408,10 @@ def _prefix_sum(seq):
 
 
 @pytest.mark.parametrize('raw', [False, True])
-def test_array_across_processes(mp, raw):
+def test_array_across_processes(ctx, raw):
     seq = [680, 626, 934, 821, 150, 233, 548, 982, 714, 831]
-    arr = mp.RawArray('i', seq) if raw else mp.Array('i', seq)
-    p = mp.Process(target=_prefix_sum, args=(arr,))
+    arr = ctx.RawArray('i', seq) if raw else ctx.Array('i', seq)
+    p = ctx.Process(target=_prefix_sum, args=(arr,))
     p.start()
     p.join(TIMEOUT)
     assert p.exitcode == 0
@@ -431,15 +431,15 @@ def _double(x, y, z, foo, arr, string):
 
 
 @pytest.mark.parametrize('lock', [False, True])
-def test_sharedctypes_in_child(mp, lock):
-    x = mp.Value('i', 7, lock=lock)
-    y = mp.Value(ctypes.c_double, 1.0 / 3.0, lock=lock)
-    z = mp.Value(ctypes.c_longlong, 2 ** 33, lock=lock)
-    foo = mp.Value(Foo, 3, 2, lock=lock)
-    arr = mp.Array('d', list(range(10)), lock=lock)
-    string = mp.Array('c', 20, lock=lock)
+def test_sharedctypes_in_child(ctx, lock):
+    x = ctx.Value('i', 7, lock=lock)
+    y = ctx.Value(ctypes.c_double, 1.0 / 3.0, lock=lock)
+    z = ctx.Value(ctypes.c_longlong, 2 ** 33, lock=lock)
+    foo = ctx.Value(Foo, 3, 2, lock=lock)
+    arr = ctx.Array('d', list(range(10)), lock=lock)
+    string = ctx.Array('c', 20, lock=lock)
     string.value = b'hello'
-    p = mp.Process(target=_double, args=(x, y, z, foo, arr, string))
+    p = ctx.Process(target=_double, args=(x, y, z, foo, arr, string))
     p.start()
     p.join(TIMEOUT)
     assert p.exitcode == 0
@@ -457,11 +457,11 @@ def _count_locked(v, arr, n):
             arr[1] += 1
 
 
-def test_locked_increments_count_exactly(mp):
-    v = mp.Value('i', 0)
-    arr = mp.Array('q', 3)
+def test_locked_increments_count_exactly(ctx):
+    v = ctx.Value('i', 0)
+    arr = ctx.Array('q', 3)
     n, nproc = 2000, 4
-    procs = [mp.Process(target=_count_locked, args=(v, arr, n)) for _ in range(nproc)]
+    procs = [ctx.Process(target=_count_locked, args=(v, arr, n)) for _ in range(nproc)]
     for p in procs:
         p.start()
     _count_locked(v, arr, n)
@@ -478,12 +478,12 @@ def _hold_then_write(v, ready, go):
         v.value = 42
 
 
-def test_read_takes_the_lock(mp):
+def test_read_takes_the_lock(ctx):
     """A reader waits while another process holds the lock (the stdlib's
     guarantee), and then sees what was written under it."""
-    v = mp.Value('i', 0)
-    ready, go = mp.Event(), mp.Event()
-    p = mp.Process(target=_hold_then_write, args=(v, ready, go))
+    v = ctx.Value('i', 0)
+    ready, go = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=_hold_then_write, args=(v, ready, go))
     p.start()
     assert ready.wait(TIMEOUT)
     got = []
@@ -508,10 +508,10 @@ def _flip(v, stop, n):
 
 @pytest.mark.parametrize('code', ['q', 'd', 'i'])
 @pytest.mark.parametrize('raw', [True, False])
-def test_scalar_reads_are_not_torn(mp, code, raw):
-    v = mp.RawValue(code) if raw else mp.Value(code, lock=False)
-    stop = mp.Event()
-    p = mp.Process(target=_flip, args=(v, stop, 1000))
+def test_scalar_reads_are_not_torn(ctx, code, raw):
+    v = ctx.RawValue(code) if raw else ctx.Value(code, lock=False)
+    stop = ctx.Event()
+    p = ctx.Process(target=_flip, args=(v, stop, 1000))
     p.start()
     allowed = {0, -1, 1.0 / 3.0, -2.5e300}
     seen = set()

@@ -141,9 +141,9 @@ def _sem_child(s, done, n):
     done.release()
 
 
-def test_semaphore_processes(mp):
-    s, done = mp.Semaphore(0), mp.Semaphore(0)
-    ps = [_start(mp, _sem_child, s, done, 50) for _ in range(2)]
+def test_semaphore_processes(ctx):
+    s, done = ctx.Semaphore(0), ctx.Semaphore(0)
+    ps = [_start(ctx, _sem_child, s, done, 50) for _ in range(2)]
     for _ in range(100):
         s.release()
     for _ in ps:
@@ -198,9 +198,9 @@ def _event_pong(ping, pong, rounds):
         pong.set()
 
 
-def test_event_ping_pong_processes(mp):
-    ping, pong = mp.Event(), mp.Event()
-    p = _start(mp, _event_pong, ping, pong, 200)
+def test_event_ping_pong_processes(ctx):
+    ping, pong = ctx.Event(), ctx.Event()
+    p = _start(ctx, _event_pong, ping, pong, 200)
     for _ in range(200):
         ping.set()
         assert pong.wait(TIMEOUT)
@@ -315,9 +315,9 @@ def _cond_waiter(c, ready, results):
         results.put(c.wait(TIMEOUT))
 
 
-def test_condition_notify_n_counts(mp):
-    c, ready, results = mp.Condition(), mp.Semaphore(0), mp.Queue()
-    ps = [_start(mp, _cond_waiter, c, ready, results) for _ in range(4)]
+def test_condition_notify_n_counts(ctx):
+    c, ready, results = ctx.Condition(), ctx.Semaphore(0), ctx.Queue()
+    ps = [_start(ctx, _cond_waiter, c, ready, results) for _ in range(4)]
     for _ in ps:
         assert ready.acquire(timeout=TIMEOUT)
     with c:                  # every waiter released the lock: all are waiting
@@ -384,10 +384,10 @@ def _cond_set_flag(c, flag):
         c.notify_all()
 
 
-def test_condition_wait_for_processes(mp):
-    c, flag = mp.Condition(), mp.Event()
+def test_condition_wait_for_processes(ctx):
+    c, flag = ctx.Condition(), ctx.Event()
     with c:
-        p = _start(mp, _cond_set_flag, c, flag)
+        p = _start(ctx, _cond_set_flag, c, flag)
         assert c.wait_for(flag.is_set, timeout=TIMEOUT) is True
     _join_ok(p)
 
@@ -401,9 +401,9 @@ def _cond_pong(c, turns, rounds):
             c.notify()
 
 
-def test_condition_ping_pong_processes(mp):
-    c, turns = mp.Condition(mp.Lock()), mp.Semaphore(0)
-    p = _start(mp, _cond_pong, c, turns, 100)
+def test_condition_ping_pong_processes(ctx):
+    c, turns = ctx.Condition(ctx.Lock()), ctx.Semaphore(0)
+    p = _start(ctx, _cond_pong, c, turns, 100)
     with c:
         for i in range(100):
             turns.release()
@@ -416,16 +416,16 @@ def _release(lock):
     lock.release()
 
 
-def test_condition_notify_then_any_release_wakes(mp):
+def test_condition_notify_then_any_release_wakes(ctx):
     # The wake-up notify owes is delivered however the lock is released
     # afterwards: lock.release(), the Condition's release(), the lock's
     # __exit__, or another process releasing the Lock.
-    lock = mp.Lock()
-    c, ready, results = mp.Condition(lock), mp.Semaphore(0), mp.Queue()
-    other_process = lambda: _join_ok(_start(mp, _release, lock))  # noqa: E731
+    lock = ctx.Lock()
+    c, ready, results = ctx.Condition(lock), ctx.Semaphore(0), ctx.Queue()
+    other_process = lambda: _join_ok(_start(ctx, _release, lock))  # noqa: E731
     for release in (lock.release, c.release, lambda: lock.__exit__(None, None, None),
                     other_process):
-        p = _start(mp, _cond_waiter, c, ready, results)
+        p = _start(ctx, _cond_waiter, c, ready, results)
         assert ready.acquire(timeout=TIMEOUT)
         lock.acquire()
         c.notify()
@@ -436,9 +436,9 @@ def test_condition_notify_then_any_release_wakes(mp):
     results.join_thread()
 
 
-def test_condition_notify_in_nested_rlock_wakes_on_last_release(mp):
-    c, ready, results = mp.Condition(), mp.Semaphore(0), mp.Queue()
-    p = _start(mp, _cond_waiter, c, ready, results)
+def test_condition_notify_in_nested_rlock_wakes_on_last_release(ctx):
+    c, ready, results = ctx.Condition(), ctx.Semaphore(0), ctx.Queue()
+    p = _start(ctx, _cond_waiter, c, ready, results)
     assert ready.acquire(timeout=TIMEOUT)
     with c:
         with c:
@@ -451,11 +451,11 @@ def test_condition_notify_in_nested_rlock_wakes_on_last_release(mp):
     results.join_thread()
 
 
-def test_conditions_sharing_a_lock_notified_together(mp):
-    lock = mp.Lock()
-    a, b = mp.Condition(lock), mp.Condition(lock)
-    ready, results = mp.Semaphore(0), mp.Queue()
-    ps = [_start(mp, _cond_waiter, cond, ready, results) for cond in (a, b, a, b)]
+def test_conditions_sharing_a_lock_notified_together(ctx):
+    lock = ctx.Lock()
+    a, b = ctx.Condition(lock), ctx.Condition(lock)
+    ready, results = ctx.Semaphore(0), ctx.Queue()
+    ps = [_start(ctx, _cond_waiter, cond, ready, results) for cond in (a, b, a, b)]
     for _ in ps:
         assert ready.acquire(timeout=TIMEOUT)
     with lock:
@@ -473,11 +473,11 @@ def _cond_wait_value(c, v, ready, results):
         results.put(c.wait_for(lambda: v.value == 1, TIMEOUT))
 
 
-def test_condition_notify_released_through_a_value_sharing_the_lock(mp):
-    lock = mp.RLock()
-    v, c = mp.Value("i", 0, lock=lock), mp.Condition(lock)
-    ready, results = mp.Semaphore(0), mp.Queue()
-    p = _start(mp, _cond_wait_value, c, v, ready, results)
+def test_condition_notify_released_through_a_value_sharing_the_lock(ctx):
+    lock = ctx.RLock()
+    v, c = ctx.Value("i", 0, lock=lock), ctx.Condition(lock)
+    ready, results = ctx.Semaphore(0), ctx.Queue()
+    p = _start(ctx, _cond_wait_value, c, v, ready, results)
     assert ready.acquire(timeout=TIMEOUT)
     with v:
         v.value = 1
@@ -516,6 +516,7 @@ def _state(pid):
 
 
 def test_event_wait_beside_its_partner_on_one_cpu_is_interrupted(mp):
+    # Fork only: the waiter writes to the fd of a pipe it inherits.
     # Partners that share a CPU: the waiter sleeps at once (cmp: without a
     # nap); Ctrl-C while it sleeps still ends the wait.
     cpu = sorted(os.sched_getaffinity(0))[0]
@@ -583,6 +584,8 @@ def _barrier_child(b, results, rounds):
 
 
 def test_barrier_processes_with_action(mp):
+    # Fork only: the action (a bound method of the stdlib's SemLock) is not
+    # picklable for spawn.
     calls = mp.Semaphore(0)
     b = mp.Barrier(3, action=calls.release)
     results = mp.Queue()
@@ -638,10 +641,10 @@ def _wait_n_waiting(b, n):
 
 
 @pytest.mark.parametrize("how", ["abort", "reset"])
-def test_barrier_abort_reset_wake_waiters(mp, how):
-    b = mp.Barrier(3)
-    results = mp.Queue()
-    ps = [_start(mp, _barrier_wait_report, b, results) for _ in range(2)]
+def test_barrier_abort_reset_wake_waiters(ctx, how):
+    b = ctx.Barrier(3)
+    results = ctx.Queue()
+    ps = [_start(ctx, _barrier_wait_report, b, results) for _ in range(2)]
     _wait_n_waiting(b, 2)
     getattr(b, how)()
     assert [results.get(timeout=TIMEOUT) for _ in range(2)] == ["broken", "broken"]
@@ -650,7 +653,7 @@ def test_barrier_abort_reset_wake_waiters(mp, how):
     if how == "abort":
         b.reset()
     assert b.n_waiting == 0 and not b.broken
-    ps = [_start(mp, _barrier_wait_report, b, results) for _ in range(2)]
+    ps = [_start(ctx, _barrier_wait_report, b, results) for _ in range(2)]
     idx = b.wait(TIMEOUT)
     got = sorted([idx] + [results.get(timeout=TIMEOUT) for _ in range(2)])
     assert got == [0, 1, 2]
