@@ -3,19 +3,38 @@ semantics, with workers that cannot make the pool hang.
 
 Shape
 -----
-Workers are forked once, from the main thread or from the pool's handler
-thread (``PR_SET_PDEATHSIG`` ties each worker's life to the thread that
-forked it: one that lives as long as the process or the pool).  Each worker has its own link: a task channel (parent ->
-worker) and a result channel (worker -> parent), one message a pickle.
-The channels are two of cmp's shared rings (csrc/ring.h) per worker, in
-plain arena blocks the parent owns and frees once the worker is dead (so a
-killed worker leaks nothing); the result ring makes a pipe readable while
-it holds a result, which is what the handler polls.  The parent decides which worker runs which task and keeps, per
-worker, the FIFO of tasks sent to it; a worker runs its tasks in order and
-posts each result before taking the next task, so when a worker dies the
-head of its FIFO is the task it was running (that task fails with
-WorkerLostError naming the worker and its exit signal or code) and the rest
-were never started (they go to another worker).
+Workers are started once, by the start method of the pool's context
+(``cmp.get_context(m).Pool()``, ``Pool(context=...)``; none: cmp's current
+method), from the main thread or from the pool's handler thread.  Each
+worker has its own link: a task channel (parent -> worker) and a result
+channel (worker -> parent), one message a pickle.  The channels are two of
+cmp's shared rings (csrc/ring.h) per worker, in plain arena blocks the
+parent owns and frees once the worker is dead (so a killed worker leaks
+nothing); the result ring makes a pipe readable while it holds a result,
+which is what the handler polls.  The parent decides which worker runs
+which task and keeps, per worker, the FIFO of tasks sent to it; a worker
+runs its tasks in order and posts each result before taking the next task,
+so when a worker dies the head of its FIFO is the task it was running
+(that task fails with WorkerLostError naming the worker and its exit
+signal or code, unless it was still in the task ring: then nothing was
+running) and the rest were never started (they go to another worker).
+
+Start methods
+-------------
+A worker needs the parent's arena, which every process started by cmp's
+contexts maps (forked, or joined at start: cmp.context); a stdlib spawn or
+forkserver context given as ``context=`` is served by cmp's context of the
+same method.  What a worker gets travels as its Process arguments, pickled
+under spawn and forkserver as the stdlib requires (the initializer and its
+arguments included): the two rings as arena offsets, the result ring's pipe
+and a pidfd of the pool's process as ``_Fd`` (inherited under fork; the
+stdlib's ``reduction.DupFd`` under spawn and forkserver, so the fd travels
+with the start).  A forked worker first closes the parent's fds it
+inherited.  Parent death: ``PR_SET_PDEATHSIG`` kills a worker when the
+thread that started it ends (the pool's main or handler thread under fork
+and spawn; the fork server, which exits with the pool's process, under
+forkserver), and a worker waiting for a task or for room looks at the
+parent's pidfd every 0.5 s and exits once it is readable.
 
 One handler thread in the parent polls every result channel, every worker's
 pidfd (readable when the worker is gone, whoever else holds its pipes) and a
@@ -36,8 +55,9 @@ before it sleeps in poll().
 what a channel is.
 
 Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
-imap (seconds per task or chunk: the worker running a task past it is
-killed and replaced, the task fails with multiprocessing.TimeoutError),
+imap (seconds per task or chunk, counted from when a worker takes it: the
+worker running a task past it is killed and replaced, the task fails with
+multiprocessing.TimeoutError),
 ``max_in_flight=`` on imap/imap_unordered (tasks submitted but not yet
 consumed: memory stays flat on an endless iterable), ``progress=`` on map/
 starmap/imap/imap_unordered (a tqdm bar when tqdm is installed, a plain
@@ -1557,8 +1577,9 @@ def _joins_arena(ctx):
 class Pool(object):
     """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)
 
-    A pool of worker processes, with the stdlib's API.  Workers are forked
-    once; a worker that dies fails the task it was running and is replaced.
+    A pool of worker processes, with the stdlib's API.  Workers are started
+    once, by the context's start method; a worker that dies fails the task
+    it was running and is replaced.
     """
     _wrap_exception = True
 
