@@ -5,6 +5,10 @@ Every case uses a pool of 2 workers with trivial (module-level) tasks and
 checks every result.  Cases named '... [tasks=N]' form the series of "pool
 overhead against task count".  concurrent.futures.ProcessPoolExecutor is
 measured alongside as a competitor where it has the same operation.
+
+The cases named 'pool (spawn) ...' and 'pool (forkserver) ...' run the
+round trip, one point of each map series and the start-up with workers
+started by that method: cmp's context for it against the stdlib's.
 """
 import time
 
@@ -22,13 +26,25 @@ def sleep_1ms(x):
     return x
 
 
+METHODS = ('spawn', 'forkserver')   # besides fork, the rows' default
+
+
+def _context(mp, method):
+    """The backend for `method`: `mp` itself for fork, else its context."""
+    return mp if method == 'fork' else mp.get_context(method)
+
+
+def _prefix(method):
+    return 'pool' if method == 'fork' else 'pool (%s)' % method
+
+
 def _preimport(mp):
     # Import the pool module before the clock starts: the start-up case
     # measures a pool, not a module import (which PYTHONDONTWRITEBYTECODE
     # would make a compilation).
     import importlib
-    importlib.import_module('cmp.pool' if mp.__class__.__name__ == 'module'
-                            else 'multiprocessing.pool')
+    name = getattr(mp, '__name__', None) or type(mp).__module__
+    importlib.import_module(name.split('.')[0] + '.pool')
 
 
 def _executor():
@@ -60,24 +76,29 @@ def _executor_round_trip(quick):
         return n / (time.perf_counter() - t0)
 
 
-@case('pool apply_async(f, (i,)).get() round trip', 'round trips/s',
-      competitors={'ProcessPoolExecutor submit().result()': _executor_round_trip})
-def apply_round_trip(mp, quick):
-    n = _round_trips(quick)
-    with mp.Pool(WORKERS) as p:
-        p.apply(sqr, (0,))
-        t0 = time.perf_counter()
-        for i in range(n):
-            if p.apply_async(sqr, (i,)).get() != i * i:
-                raise AssertionError('wrong result')
-        elapsed = time.perf_counter() - t0
-    p.join()
-    return n / elapsed
+def _round_trip_case(method):
+    def run(mp, quick):
+        n = _round_trips(quick)
+        with _context(mp, method).Pool(WORKERS) as p:
+            p.apply(sqr, (0,))
+            t0 = time.perf_counter()
+            for i in range(n):
+                if p.apply_async(sqr, (i,)).get() != i * i:
+                    raise AssertionError('wrong result')
+            elapsed = time.perf_counter() - t0
+        p.join()
+        return n / elapsed
+    return run
+
+
+case('pool apply_async(f, (i,)).get() round trip', 'round trips/s',
+     competitors={'ProcessPoolExecutor submit().result()': _executor_round_trip})(
+    _round_trip_case('fork'))
 
 
 # -- map against task count: chunksize=1, and the stdlib's default rule ----------
 
-def _map_cases(n, chunksize, quick_cap):
+def _map_cases(n, chunksize, quick_cap, method='fork'):
     """The Pool case and the executor competitor for one series point.
     chunksize None: the Pool's default rule (the executor, whose default
     is 1, is given the same number)."""
@@ -87,7 +108,7 @@ def _map_cases(n, chunksize, quick_cap):
 
     def run(mp, quick):
         count, _ = sizes(quick)
-        with mp.Pool(WORKERS) as p:
+        with _context(mp, method).Pool(WORKERS) as p:
             p.apply(sqr, (0,))
             t0 = time.perf_counter()
             got = p.map(sqr, range(count), chunksize)
@@ -131,17 +152,36 @@ def _executor_startup(quick):
     return time.perf_counter() - t0
 
 
-@case('pool start-up + one task + close()/join(), 2 workers', 's', higher_is_better=False,
-      competitors={'ProcessPoolExecutor start + one task + shutdown': _executor_startup})
-def startup(mp, quick):
-    _preimport(mp)
-    t0 = time.perf_counter()
-    p = mp.Pool(WORKERS)
-    if p.apply(sqr, (3,)) != 9:
-        raise AssertionError('wrong result')
-    p.close()
-    p.join()
-    return time.perf_counter() - t0
+def _startup_case(method):
+    def run(mp, quick):
+        mp = _context(mp, method)
+        _preimport(mp)
+        t0 = time.perf_counter()
+        p = mp.Pool(WORKERS)
+        if p.apply(sqr, (3,)) != 9:
+            raise AssertionError('wrong result')
+        p.close()
+        p.join()
+        return time.perf_counter() - t0
+    return run
+
+
+case('pool start-up + one task + close()/join(), 2 workers', 's', higher_is_better=False,
+     competitors={'ProcessPoolExecutor start + one task + shutdown': _executor_startup})(
+    _startup_case('fork'))
+
+
+# -- the same under the other start methods ------------------------------------------
+
+for _m in METHODS:
+    case('%s apply_async(f, (i,)).get() round trip' % _prefix(_m), 'round trips/s')(
+        _round_trip_case(_m))
+    case('%s map chunksize=1, 1000 trivial tasks' % _prefix(_m), 'tasks/s')(
+        _map_cases(1000, 1, 1000, _m)[0])
+    case('%s map default chunksize, 10000 trivial tasks' % _prefix(_m), 'tasks/s')(
+        _map_cases(10000, None, 10000, _m)[0])
+    case('%s start-up + one task + close()/join(), 2 workers' % _prefix(_m), 's',
+         higher_is_better=False)(_startup_case(_m))
 
 
 # -- real waiting: how close to the ideal ------------------------------------------

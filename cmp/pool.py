@@ -3,19 +3,38 @@ semantics, with workers that cannot make the pool hang.
 
 Shape
 -----
-Workers are forked once, from the main thread or from the pool's handler
-thread (``PR_SET_PDEATHSIG`` ties each worker's life to the thread that
-forked it: one that lives as long as the process or the pool).  Each worker has its own link: a task channel (parent ->
-worker) and a result channel (worker -> parent), one message a pickle.
-The channels are two of cmp's shared rings (csrc/ring.h) per worker, in
-plain arena blocks the parent owns and frees once the worker is dead (so a
-killed worker leaks nothing); the result ring makes a pipe readable while
-it holds a result, which is what the handler polls.  The parent decides which worker runs which task and keeps, per
-worker, the FIFO of tasks sent to it; a worker runs its tasks in order and
-posts each result before taking the next task, so when a worker dies the
-head of its FIFO is the task it was running (that task fails with
-WorkerLostError naming the worker and its exit signal or code) and the rest
-were never started (they go to another worker).
+Workers are started once, by the start method of the pool's context
+(``cmp.get_context(m).Pool()``, ``Pool(context=...)``; none: cmp's current
+method), from the main thread or from the pool's handler thread.  Each
+worker has its own link: a task channel (parent -> worker) and a result
+channel (worker -> parent), one message a pickle.  The channels are two of
+cmp's shared rings (csrc/ring.h) per worker, in plain arena blocks the
+parent owns and frees once the worker is dead (so a killed worker leaks
+nothing); the result ring makes a pipe readable while it holds a result,
+which is what the handler polls.  The parent decides which worker runs
+which task and keeps, per worker, the FIFO of tasks sent to it; a worker
+runs its tasks in order and posts each result before taking the next task,
+so when a worker dies the head of its FIFO is the task it was running
+(that task fails with WorkerLostError naming the worker and its exit
+signal or code, unless it was still in the task ring: then nothing was
+running) and the rest were never started (they go to another worker).
+
+Start methods
+-------------
+A worker needs the parent's arena, which every process started by cmp's
+contexts maps (forked, or joined at start: cmp.context); a stdlib spawn or
+forkserver context given as ``context=`` is served by cmp's context of the
+same method.  What a worker gets travels as its Process arguments, pickled
+under spawn and forkserver as the stdlib requires (the initializer and its
+arguments included): the two rings as arena offsets, the result ring's pipe
+and a pidfd of the pool's process as ``_Fd`` (inherited under fork; the
+stdlib's ``reduction.DupFd`` under spawn and forkserver, so the fd travels
+with the start).  A forked worker first closes the parent's fds it
+inherited.  Parent death: ``PR_SET_PDEATHSIG`` kills a worker when the
+thread that started it ends (the pool's main or handler thread under fork
+and spawn; the fork server, which exits with the pool's process, under
+forkserver), and a worker waiting for a task or for room looks at the
+parent's pidfd every 0.5 s and exits once it is readable.
 
 One handler thread in the parent polls every result channel, every worker's
 pidfd (readable when the worker is gone, whoever else holds its pipes) and a
@@ -32,14 +51,13 @@ unpickle, run and pickle each task.  A reader expecting a result due within
 microseconds spins on the result rings (the GIL released, no system call)
 before it sleeps in poll().
 
-``_Link``/``_RingLink`` (the parent's end) and the two C loops are the only
-code that knows what a channel is: CMP_POOL_CHANNEL=pipe in the environment
-selects per-worker pipes with length-prefixed frames instead
-(``_cmp._pool_worker_loop`` over csrc/pool_worker.c).
+``_Link`` (the parent's end) and the C loop are the only code that knows
+what a channel is.
 
 Extensions (keyword-only, off by default): ``task_timeout=`` on apply/map/
-imap (seconds per task or chunk: the worker running a task past it is
-killed and replaced, the task fails with multiprocessing.TimeoutError),
+imap (seconds per task or chunk, counted from when a worker takes it: the
+worker running a task past it is killed and replaced, the task fails with
+multiprocessing.TimeoutError),
 ``max_in_flight=`` on imap/imap_unordered (tasks submitted but not yet
 consumed: memory stays flat on an endless iterable), ``progress=`` on map/
 starmap/imap/imap_unordered (a tqdm bar when tqdm is installed, a plain
@@ -67,7 +85,7 @@ import types
 import warnings
 
 import multiprocessing as _mp
-from multiprocessing import util
+from multiprocessing import reduction, util
 from multiprocessing import pool as _stdpool
 from multiprocessing.context import TimeoutError, ProcessError
 from multiprocessing.pool import (  # noqa: F401  (the stdlib's names)
@@ -75,6 +93,7 @@ from multiprocessing.pool import (  # noqa: F401  (the stdlib's names)
     rebuild_exc, mapstar, starmapstar, worker, INIT, RUN, CLOSE, TERMINATE)
 
 from . import _cmp
+from . import context as _context
 
 __all__ = ['Pool', 'ThreadPool']
 
@@ -99,11 +118,6 @@ _PACK = _cmp._pool_pack
 _UNPACK = _cmp._pool_unpack
 _RING_SLOTS = 1024              # cells of each ring: 64 KiB
 _RING_SPIN = float(os.environ.get('CMP_POOL_SPIN', '200e-6'))  # see _step
-# The channels: shared rings; CMP_POOL_CHANNEL=pipe selects the per-worker
-# pipes instead (the same protocol, length-prefixed frames).
-_USE_RING = os.environ.get('CMP_POOL_CHANNEL', 'ring') != 'pipe'
-_HDR = struct.Struct('<Q')      # a frame: 8-byte length, then the pickle
-_READ_SIZE = 1 << 16           # below malloc's mmap threshold
 _DUMPS = pickle.dumps
 _LOADS = pickle.loads
 _PROTO = pickle.HIGHEST_PROTOCOL
@@ -111,6 +125,7 @@ _TERM_GRACE = 2.0               # seconds between SIGTERM and SIGKILL
 _PREFETCH_TARGET = 0.001        # seconds of queued work per worker
 _PREFETCH_MIN, _PREFETCH_MAX = 2, 64
 _HANDBACK_DELAY = 0.002         # seconds before the handler reads again
+_UNTAKEN_CHECK = 0.01           # seconds: a timed task not taken yet, again
 _BATCH_TARGET = 0.0005          # seconds of work per batch of map chunks
 _BATCH_MAX = 256
 
@@ -139,94 +154,6 @@ def _describe_exit(name, pid, exitcode):
 
 # --- channels ---------------------------------------------------------------
 
-def _frame(payload):
-    return _HDR.pack(len(payload)) + payload
-
-
-def _parse_frames(buf, out):
-    """Move the complete frames at the start of bytearray `buf` to `out`."""
-    pos, n, size = 0, len(buf), _HDR.size
-    while n - pos >= size:
-        (length,) = _HDR.unpack_from(buf, pos)
-        end = pos + size + length
-        if end > n:
-            break
-        out.append(bytes(buf[pos + size:end]))
-        pos = end
-    if pos:
-        del buf[:pos]
-
-
-class _Link:
-    """The parent's end of one worker's two channels (non-blocking)."""
-    __slots__ = ('task_fd', 'result_fd', 'outbuf', 'inbuf')
-
-    def __init__(self, task_fd, result_fd):
-        self.task_fd = task_fd
-        self.result_fd = result_fd
-        self.outbuf = bytearray()
-        self.inbuf = bytearray()
-        os.set_blocking(task_fd, False)
-        os.set_blocking(result_fd, False)
-
-    def put(self, msgs):
-        """Queue messages for the worker and write what the pipe takes now."""
-        frames = b''.join([_frame(m) for m in msgs])
-        if self.outbuf:
-            self.outbuf += frames
-            return self.flush()
-        try:
-            n = os.write(self.task_fd, frames)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except BrokenPipeError:
-            return True         # the worker is gone: its pidfd will say so
-        if n < len(frames):
-            self.outbuf += memoryview(frames)[n:]
-            return False
-        return True
-
-    def flush(self):
-        """Write buffered bytes; True when nothing is left."""
-        while self.outbuf:
-            try:
-                n = os.write(self.task_fd, self.outbuf)
-            except (BlockingIOError, InterruptedError):
-                return False
-            except BrokenPipeError:
-                self.outbuf.clear()
-                return True
-            del self.outbuf[:n]
-        return True
-
-    def take_all(self, out):
-        """Append every complete result now readable to `out`."""
-        while True:
-            try:
-                data = os.read(self.result_fd, _READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not data:
-                break
-            self.inbuf += data
-            if len(data) < _READ_SIZE:
-                break
-        _parse_frames(self.inbuf, out)
-
-    def answered(self):
-        pass
-
-    def steal(self):
-        return None
-
-    def fds(self):
-        return (self.task_fd, self.result_fd)
-
-    def close(self):
-        os.close(self.task_fd)
-        os.close(self.result_fd)
-
-
 def _arena_full(*args):
     raise MemoryError("cmp's shared arena is full: a task did not fit (set "
                       "CMP_ARENA_SIZE to reserve more before importing cmp)")
@@ -240,17 +167,16 @@ def _arena_full_message(msg):
     return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
 
 
-class _RingLink:
+class _Link:
     """The parent's end of one worker's two rings (csrc/ring.h, plain arena
     blocks owned by the parent): the task ring the worker takes from, the
     result ring the handler polls through a pipe the ring makes readable
     while it holds a result.  A full task ring keeps messages in `outbuf`
     until a result comes back (the worker took some: room appeared)."""
-    __slots__ = ('task_ring', 'result_ring', 'task_fd', 'result_fd',
-                 'worker_fd', 'outbuf', 'sent')
+    __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
+                 'sent')
 
     def __init__(self):
-        self.task_fd = None     # nothing to poll for room
         self.result_fd, self.worker_fd = os.pipe()
         os.set_blocking(self.result_fd, False)
         os.set_blocking(self.worker_fd, False)
@@ -287,6 +213,19 @@ class _RingLink:
     def answered(self):
         """The worker answered its oldest task."""
         self.sent.popleft()
+
+    def took_oldest(self):
+        """(Once the worker is dead.)  Did it take the oldest task it was
+        sent?  A worker killed while idle, before it took the task handed
+        to it, was running nothing."""
+        if not self.sent:
+            return not self.outbuf
+        got = _cmp._pool_ring_steal(self.task_ring)
+        return got is None or got[0] != self.sent[0]
+
+    def took_oldest_yet(self):
+        """Has the (live) worker taken the oldest task it was sent?"""
+        return bool(self.sent) and _cmp._pool_ring_taken(self.task_ring, self.sent[0])
 
     def steal(self):
         """Take back the oldest task the worker has not started: (its index
@@ -345,10 +284,43 @@ class _RingLink:
 
 # --- the worker -------------------------------------------------------------
 
-def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
-                 initargs, maxtasks, wrap_exception):
+class _Fd:
+    """A file descriptor a worker needs, as a Process argument: a forked
+    worker inherits it under the same number; pickled for a spawned or
+    forkserver-started one, it travels with the start (the stdlib's
+    reduction.DupFd: the Popen's pass_fds, or the forkserver's SCM_RIGHTS)
+    and is this process's number on the other side."""
+    __slots__ = ('fd',)
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __reduce__(self):
+        return _rebuild_fd, (reduction.DupFd(self.fd),)
+
+
+def _rebuild_fd(dup):
+    fd = dup.detach()
+    os.set_inheritable(fd, False)   # not for what the worker's tasks start
+    return _Fd(fd)
+
+
+def _gone(pidfd):
+    """The process behind a pidfd has exited."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+def _worker_main(task_ring, result_ring, wake, parent, close_fds,
+                 initializer, initargs, maxtasks, wrap_exception):
+    """A worker, under any start method: `wake` (the result ring's pipe)
+    and `parent` (a pidfd of the pool's process) are _Fd; `close_fds` are
+    the parent's fds a forked worker inherited (nothing for the others)."""
+    # SIGKILL when the thread that started this process ends: the pool's
+    # main or handler thread under fork and spawn, the forkserver (which
+    # ends with the pool's process) under forkserver; the C loop looks at
+    # the parent's pidfd whenever it waits.
     _cmp._pool_set_pdeathsig(signal.SIGKILL)
-    if os.getppid() != parent_pid:
+    if _gone(parent.fd):
         os._exit(1)             # the parent died before the line above
     for fd in close_fds:
         try:
@@ -359,10 +331,9 @@ def _worker_main(task_fd, result_fd, close_fds, parent_pid, initializer,
         initializer(*initargs)
     # Take a task, run it, post its result: the loop is C (pool_type.c).
     run = functools.partial(_run_message, wrap_exception=wrap_exception)
-    if not _USE_RING:
-        _cmp._pool_worker_loop(task_fd, result_fd, maxtasks, run)
-    else:
-        _cmp._pool_ring_worker_loop(task_fd, result_fd, maxtasks, run)
+    if _cmp._pool_ring_worker_loop(task_ring, result_ring, wake.fd, parent.fd,
+                                   maxtasks, run):
+        os._exit(1)             # the parent is gone
 
 
 def _failure(e, wrap_exception):
@@ -888,8 +859,10 @@ class _Core:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
+        # A pidfd of this process, for the workers (see _worker_main).
+        self.self_pidfd = os.pidfd_open(os.getpid())
         with _parent_fds_lock:
-            _parent_fds.update((self.wake_r, self.wake_w))
+            _parent_fds.update((self.wake_r, self.wake_w, self.self_pidfd))
         self.handler_cond = threading.Condition(self.lock)
         self.reader = threading.RLock()     # held by the thread polling
         self.reader_owner = None
@@ -934,10 +907,10 @@ class _Core:
                         and (best is None or len(w.fifo) < len(best.fifo))):
                     best = w
             if best is not None:
-                if not best.link.put([self._assign(best, job, idx, payload, timeout)]):
-                    self.poll_gen += 1
-                    self._wake()        # to poll for POLLOUT
-                elif timeout is not None:
+                # A full task ring keeps it in outbuf until the worker's
+                # next result (see _Link): nothing to wake for.
+                best.link.put([self._assign(best, job, idx, payload, timeout)])
+                if timeout is not None:
                     self._wake()        # to time it
                 return
         self.pending.append((job, idx, payload, timeout))
@@ -945,7 +918,8 @@ class _Core:
 
     def _kick(self):
         # Wake the handler only when it would not wake anyway: a result to
-        # come triggers the next dispatch, a buffered write needs POLLOUT.
+        # come triggers the next dispatch (and flushes a full task ring's
+        # outbuf).
         busy = False
         for w in self.workers:
             if w.link.outbuf:
@@ -1023,40 +997,26 @@ class _Core:
     # -- the handler thread --
 
     def _spawn(self):
-        if _USE_RING:
-            link = _RingLink()
-            ends = (link.task_ring, link.result_ring)
+        link = _Link()
+        close_fds = ()
+        if self.ctx.get_start_method() == 'fork':
+            # A spawned worker, or a forkserver's, has only the fds passed.
             with _parent_fds_lock:
-                close_fds = tuple(_parent_fds | {link.result_fd})
-        else:
-            task_r, task_w = os.pipe()
-            result_r, result_w = os.pipe()
-            ends = (task_r, result_w)
-            with _parent_fds_lock:
-                close_fds = tuple(_parent_fds | {task_w, result_r})
+                close_fds = tuple((_parent_fds - {self.self_pidfd})
+                                  | {link.result_fd})
         proc = self.ctx.Process(
             target=_worker_main,
-            args=ends + (close_fds, os.getpid(), self.initializer,
-                         self.initargs, self.maxtasks, self.wrap_exception))
+            args=(link.task_ring, link.result_ring, _Fd(link.worker_fd),
+                  _Fd(self.self_pidfd), close_fds, self.initializer,
+                  self.initargs, self.maxtasks, self.wrap_exception))
         proc.name = proc.name.replace('Process', 'PoolWorker')
         proc.daemon = True
         try:
             proc.start()
         except BaseException:
-            if _USE_RING:
-                link.close()    # no worker uses the rings
-            else:
-                os.close(task_w)
-                os.close(result_r)
+            link.close()        # no worker uses the rings
             raise
-        finally:
-            if not _USE_RING:
-                os.close(task_r)
-                os.close(result_w)
-        if _USE_RING:
-            link.started()
-        if not _USE_RING:
-            link = _Link(task_w, result_r)
+        link.started()
         w = _Worker()
         w.proc, w.pid, w.name = proc, proc.pid, proc.name
         w.link = link
@@ -1119,8 +1079,7 @@ class _Core:
             thief.assigned += n
             thief.head_start = time.monotonic()
             thief.fifo.append(entry)
-            if not thief.link.put([msg]):
-                self.poll_gen += 1
+            thief.link.put([msg])
 
     def _dispatch(self):
         pending = self.pending
@@ -1179,13 +1138,13 @@ class _Core:
             frames.setdefault(best, []).append(
                 self._assign(best, job, idx, data, timeout))
         for w, fs in frames.items():
-            if not w.link.put(fs):
-                self.poll_gen += 1
+            w.link.put(fs)
         if not pending:
             self._steal()
 
     def _reap(self, w, done):
-        """w is gone: collect its last results, fail its running task."""
+        """w is gone: collect its last results, fail its running task (the
+        oldest unanswered one, if it took it)."""
         try:
             results = []
             w.link.take_all(results)
@@ -1195,14 +1154,14 @@ class _Core:
             self._forget(w)
             raise
         self.timed -= sum(1 for e in w.fifo if e[2] is not None)
-        if w.fifo:
+        if w.fifo and (w.killed is not None or w.link.took_oldest()):
             job, idx, _, _ = w.fifo.popleft()
             exc = w.killed or WorkerLostError(
                 _describe_exit(w.name, w.pid, w.proc.exitcode))
             done.append((job, idx, None, (False, exc)))
-            # The rest were never started: another worker runs them.
-            self.pending.extendleft(reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
-            w.fifo.clear()
+        # The rest were never started: another worker runs them.
+        self.pending.extendleft(reversed([(j, i, p, t) for j, i, t, p in w.fifo]))
+        w.fifo.clear()
         self._forget(w)
 
     def _take_results(self, w, results, done, now):
@@ -1333,13 +1292,10 @@ class _Core:
                         # gone (a hung-up pipe would poll ready until then).
                         w.hung_up = True
                         self.poll_gen += 1
-                    if w.link.outbuf and w.link.task_fd is None:
-                        w.link.flush()  # a ring: room may have appeared
-                elif what == 1:
-                    dead.append(w)
+                    if w.link.outbuf:
+                        w.link.flush()  # room may have appeared
                 else:
-                    w.link.flush()
-                    self.poll_gen += 1
+                    dead.append(w)
             for w in dead:
                 self._reap(w, done)
             self._dispatch()
@@ -1354,8 +1310,7 @@ class _Core:
         for w in self.workers:
             if not w.stopping and not w.fifo:
                 w.stopping = True
-                if not w.link.put([_STOP]):
-                    self.poll_gen += 1
+                w.link.put([_STOP])
         return True
 
     def _sync_poll(self):
@@ -1368,9 +1323,6 @@ class _Core:
                 fdmap[w.link.result_fd] = (w, 0)
             want[w.pidfd] = select.POLLIN
             fdmap[w.pidfd] = (w, 1)
-            if w.link.outbuf and w.link.task_fd is not None:
-                want[w.link.task_fd] = select.POLLOUT
-                fdmap[w.link.task_fd] = (w, 2)
         registered = self.registered
         for fd in [fd for fd in registered if fd not in want]:
             self.poll.unregister(fd)
@@ -1380,8 +1332,7 @@ class _Core:
                 self.poll.register(fd, mask)
                 registered[fd] = mask
         self.fdmap = fdmap
-        self.spin_qs = tuple(w.link.result_ring for w in self.workers
-                             if w.link.task_fd is None)
+        self.spin_qs = tuple(w.link.result_ring for w in self.workers)
         self.polled_gen = self.poll_gen
 
     def wait_for(self, ready, deadline):
@@ -1432,6 +1383,14 @@ class _Core:
                 continue
             timeout = w.fifo[0][2]
             if timeout is None:
+                continue
+            if not w.link.took_oldest_yet():
+                # Still starting (a spawned worker imports for a while, an
+                # initializer runs): the clock starts when it takes the task.
+                w.head_start = now
+                left = min(timeout, _UNTAKEN_CHECK)
+                if nearest is None or left < nearest:
+                    nearest = left
                 continue
             left = w.head_start + timeout - now
             if left <= 0:
@@ -1523,10 +1482,12 @@ class _Core:
                 sem.release(1 << 20)
             results = list(self.cache.values())
             with _parent_fds_lock:
-                _parent_fds.difference_update((self.wake_r, self.wake_w))
+                _parent_fds.difference_update(
+                    (self.wake_r, self.wake_w, self.self_pidfd))
             os.close(self.wake_r)
             os.close(self.wake_w)
-            self.wake_r = self.wake_w = None
+            os.close(self.self_pidfd)
+            self.wake_r = self.wake_w = self.self_pidfd = None
             self.poll = None
         if owned:
             self.reader.release()
@@ -1604,17 +1565,34 @@ def _terminate_core(core):
 
 # --- the Pool ---------------------------------------------------------------
 
-def _fork_context(context):
+def _worker_context(context):
+    """The context whose Process starts a cmp Pool's workers for `context`
+    (None: cmp's current start method), or None when the stdlib's Pool must
+    serve it.  A worker must map the parent's arena: a forked one does; a
+    spawned or forkserver-started one does when cmp's context started it
+    (cmp's own context for that method serves a stdlib context too)."""
     if context is None:
-        return _mp.get_context('fork')
-    return context
+        context = _context._default_context.get_context()
+    method = context.get_start_method()
+    if method == 'fork':
+        return context
+    own = _context._concrete_contexts.get(method)
+    if not _joins_arena(own):
+        return None
+    return context if isinstance(context, type(own)) else own
+
+
+def _joins_arena(ctx):
+    """Does a process that `ctx` starts join this process's arena?"""
+    return ctx is not None and type(ctx).__module__ == _context.__name__
 
 
 class Pool(object):
     """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)
 
-    A pool of worker processes, with the stdlib's API.  Workers are forked
-    once; a worker that dies fails the task it was running and is replaced.
+    A pool of worker processes, with the stdlib's API.  Workers are started
+    once, by the context's start method; a worker that dies fails the task
+    it was running and is replaced.
     """
     _wrap_exception = True
 
@@ -1624,8 +1602,8 @@ class Pool(object):
 
     def __new__(cls, processes=None, initializer=None, initargs=(),
                 maxtasksperchild=None, context=None):
-        if context is not None and context.get_start_method() != 'fork':
-            # Workers forked from this process need fork.
+        if _worker_context(context) is None:
+            # Workers that would not share this process's arena.
             return _stdpool.Pool(processes, initializer, initargs,
                                  maxtasksperchild, context)
         return object.__new__(cls)
@@ -1633,7 +1611,7 @@ class Pool(object):
     def __init__(self, processes=None, initializer=None, initargs=(),
                  maxtasksperchild=None, context=None):
         self._state = INIT
-        self._ctx = _fork_context(context)
+        self._ctx = _worker_context(context)
         if processes is None:
             cpus = getattr(os, 'process_cpu_count', os.cpu_count)
             processes = cpus() or 1

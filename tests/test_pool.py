@@ -1,4 +1,6 @@
-"""Pool: the stdlib's API and behaviour, run against both backends."""
+"""Pool: the stdlib's API and behaviour, run against both backends, under
+every start method (task functions are module-level: a spawned worker
+imports them)."""
 import functools
 import gc
 import importlib
@@ -14,13 +16,27 @@ import pytest
 from conftest import TIMEOUT
 
 
-def cmp_module():
-    return importlib.import_module('cmp')
+@pytest.fixture(autouse=True)
+def _helpers(process_helpers):
+    """Every test here may start the helpers of spawn and forkserver."""
+
+
+@pytest.fixture
+def mp(mp, start_method):
+    """The backend's context for the start method (cmp itself for fork)."""
+    if start_method == 'fork':
+        return mp
+    return mp.get_context(start_method)
+
+
+def is_cmp(mp):
+    name = getattr(mp, '__name__', None) or type(mp).__module__
+    return name.split('.')[0] == 'cmp'
 
 
 def pool_module(mp):
-    name = 'cmp' if mp.__class__.__name__ == 'module' else 'multiprocessing'
-    return importlib.import_module(name + '.pool')
+    return importlib.import_module(('cmp' if is_cmp(mp) else 'multiprocessing')
+                                   + '.pool')
 
 
 def sqr(x):
@@ -421,7 +437,7 @@ def test_make_pool(mp):
         mp.Pool(-1)
     # The stdlib checks maxtasksperchild since 3.10 (before, its workers
     # fail forever); cmp checks it on every version.
-    if mp is cmp_module() or sys.version_info >= (3, 10):
+    if is_cmp(mp) or sys.version_info >= (3, 10):
         for bad in (0, -1, 0.5, "12"):
             with pytest.raises(ValueError):
                 mp.Pool(1, maxtasksperchild=bad)
@@ -623,3 +639,23 @@ def test_two_pools_and_an_unrelated_child(mp):
         ev.set()
         child.join(TIMEOUT)
     assert child.exitcode == 0
+
+
+def test_process_pool_executor(mp):
+    # concurrent.futures takes the backend's context for every start method
+    # (it uses the context's queues and processes, not its Pool).
+    import concurrent.futures
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=mp.get_context()) as ex:
+        assert list(ex.map(sqr, range(10))) == [x * x for x in range(10)]
+        assert ex.submit(mul, 6, 7).result(TIMEOUT) == 42
+
+
+def test_pool_of_the_start_method(mp, start_method):
+    # The backend's own Pool, its workers started by that method.
+    with mp.Pool(1) as p:
+        assert type(p).__module__ == pool_module(mp).__name__
+        assert type(p._pool[0]).__name__ == {
+            'fork': 'ForkProcess', 'spawn': 'SpawnProcess',
+            'forkserver': 'ForkServerProcess'}[start_method]
+        assert p.apply(getpid) == p._pool[0].pid
+    p.join()

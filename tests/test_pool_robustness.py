@@ -2,7 +2,7 @@
 unpicklable results, orphaned workers; and the keyword-only extensions.
 
 These run against cmp only (the stdlib hangs on most of them), except the
-Ctrl-C test, which both pass."""
+Ctrl-C test, which both pass; each under every start method (`ctx`)."""
 import ctypes
 import faulthandler
 import itertools
@@ -21,6 +21,11 @@ import cmp.pool
 from conftest import TIMEOUT
 
 _shared = {}
+
+
+@pytest.fixture(autouse=True)
+def _helpers(process_helpers):
+    """Every test here may start the helpers of spawn and forkserver."""
 
 
 def _init_queue(q, ev=None):
@@ -86,15 +91,24 @@ class _Reports:
 
 
 @pytest.fixture
+def ctx(start_method):
+    return cmp.get_context(start_method)
+
+
+@pytest.fixture
 def reports():
     r = _Reports(cmp)
     yield r
     r.close()
 
 
-def _pool_with_queue(reports, n=2, **kw):
-    ev = cmp.Event()
-    return cmp.Pool(n, initializer=_init_queue, initargs=(reports, ev), **kw), reports, ev
+def _pool_with_queue(ctx, reports, n=2, **kw):
+    ev = ctx.Event()
+    return ctx.Pool(n, initializer=_init_queue, initargs=(reports, ev), **kw), reports, ev
+
+
+_WORKER_NAMES = {'fork': 'ForkPoolWorker', 'spawn': 'SpawnPoolWorker',
+                 'forkserver': 'ForkServerPoolWorker'}
 
 
 @pytest.mark.parametrize('how, words', [
@@ -104,8 +118,8 @@ def _pool_with_queue(reports, n=2, **kw):
     ('exit', ['exited with code 3']),
     ('sysexit', ['exited with code 4']),
 ])
-def test_worker_death_fails_its_task(how, words, reports):
-    p, q, ev = _pool_with_queue(reports, 2)
+def test_worker_death_fails_its_task(how, words, ctx, reports):
+    p, q, ev = _pool_with_queue(ctx, reports, 2)
     with p:
         r = p.apply_async(_report_then, ('block' if how == 'kill' else how,))
         pid = q.get(timeout=TIMEOUT)
@@ -114,7 +128,7 @@ def test_worker_death_fails_its_task(how, words, reports):
         with pytest.raises(cmp.pool.WorkerLostError) as info:
             r.get(TIMEOUT)
         msg = str(info.value)
-        assert str(pid) in msg and 'ForkPoolWorker' in msg
+        assert str(pid) in msg and _WORKER_NAMES[ctx.get_start_method()] in msg
         assert any(w in msg for w in words), msg
         # The pool stays usable and full.
         assert p.map(sqr, range(20)) == [x * x for x in range(20)]
@@ -123,8 +137,8 @@ def test_worker_death_fails_its_task(how, words, reports):
     p.join()
 
 
-def test_worker_killed_during_map_fails_the_map_only(reports):
-    p, q, ev = _pool_with_queue(reports, 2)
+def test_worker_killed_during_map_fails_the_map_only(ctx, reports):
+    p, q, ev = _pool_with_queue(ctx, reports, 2)
     with p:
         m = p.map_async(_block_or_sqr, range(10), chunksize=1)
         pid = q.get(timeout=TIMEOUT)
@@ -135,8 +149,8 @@ def test_worker_killed_during_map_fails_the_map_only(reports):
     p.join()
 
 
-def test_tasks_queued_behind_a_killed_worker_still_run(reports):
-    p, q, ev = _pool_with_queue(reports, 1)
+def test_tasks_queued_behind_a_killed_worker_still_run(ctx, reports):
+    p, q, ev = _pool_with_queue(ctx, reports, 1)
     with p:
         first = p.apply_async(_report_then, ('block',))
         rest = [p.apply_async(sqr, (i,)) for i in range(10)]
@@ -161,8 +175,8 @@ def _unrebuildable():
     return _FailsInParent()
 
 
-def test_result_that_cannot_be_unpickled_fails_the_task():
-    with cmp.Pool(2) as p:
+def test_result_that_cannot_be_unpickled_fails_the_task(ctx):
+    with ctx.Pool(2) as p:
         r = p.apply_async(_unrebuildable)
         with pytest.raises(ValueError, match='cannot be rebuilt'):
             r.get(TIMEOUT)
@@ -170,8 +184,8 @@ def test_result_that_cannot_be_unpickled_fails_the_task():
     p.join()
 
 
-def test_results_pending_at_terminate_raise(reports):
-    p, q, ev = _pool_with_queue(reports, 1)
+def test_results_pending_at_terminate_raise(ctx, reports):
+    p, q, ev = _pool_with_queue(ctx, reports, 1)
     r = p.apply_async(_report_then, ('block',))
     q.get(timeout=TIMEOUT)
     p.terminate()
@@ -180,7 +194,8 @@ def test_results_pending_at_terminate_raise(reports):
         r.get(TIMEOUT)
 
 
-def test_ctrl_c_during_map(mp):
+def test_ctrl_c_during_map(mp, start_method):
+    mp = mp.get_context(start_method)
     q = _Reports(mp)
     ev = mp.Event()
     p = mp.Pool(2, initializer=_init_queue, initargs=(q, ev))
@@ -201,8 +216,8 @@ def test_ctrl_c_during_map(mp):
     assert all(not w.is_alive() for w in p._pool)
 
 
-def test_task_timeout(reports):
-    p, q, ev = _pool_with_queue(reports, 1)
+def test_task_timeout(ctx, reports):
+    p, q, ev = _pool_with_queue(ctx, reports, 1)
     with p:
         r = p.apply_async(_report_then, ('block',), task_timeout=0.2)
         pid = q.get(timeout=TIMEOUT)
@@ -214,14 +229,14 @@ def test_task_timeout(reports):
     p.join()
 
 
-def test_imap_max_in_flight_is_bounded():
+def test_imap_max_in_flight_is_bounded(ctx):
     pulled = []
 
     def endless():
         for i in itertools.count():
             pulled.append(i)
             yield i
-    with cmp.Pool(2) as p:
+    with ctx.Pool(2) as p:
         it = p.imap(sqr, endless(), max_in_flight=4)
         for i in range(200):
             assert next(it) == i * i
@@ -232,9 +247,9 @@ def test_imap_max_in_flight_is_bounded():
     p.join()
 
 
-def test_progress_fallback(capsys, monkeypatch):
+def test_progress_fallback(ctx, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, 'tqdm', None)
-    with cmp.Pool(2) as p:
+    with ctx.Pool(2) as p:
         assert p.map(sqr, range(50), progress=True) == [x * x for x in range(50)]
         assert list(p.imap(sqr, range(7), progress=True)) == [x * x for x in range(7)]
     p.join()
@@ -246,15 +261,17 @@ _ORPHAN_SCRIPT = textwrap.dedent('''
     import sys, time
     sys.path.insert(0, %r)
     import cmp
-    p = cmp.Pool(2)
+    p = cmp.get_context(%r).Pool(2)
+    assert p.map(abs, [-1, -2]) == [1, 2]
     print(' '.join(str(w.pid) for w in p._pool), flush=True)
     sys.stdin.read()
 ''')
 
 
-def test_workers_exit_when_parent_is_killed():
+def test_workers_exit_when_parent_is_killed(start_method):
     root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
-    proc = subprocess.Popen([sys.executable, '-c', _ORPHAN_SCRIPT % root],
+    proc = subprocess.Popen([sys.executable, '-c',
+                             _ORPHAN_SCRIPT % (root, start_method)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         pids = [int(x) for x in proc.stdout.readline().split()]
@@ -268,8 +285,8 @@ def test_workers_exit_when_parent_is_killed():
         assert _wait_gone(pid), 'worker %d outlived its parent' % pid
 
 
-def test_close_join_with_an_abandoned_bounded_imap():
-    p = cmp.Pool(2)
+def test_close_join_with_an_abandoned_bounded_imap(ctx):
+    p = ctx.Pool(2)
     it = p.imap(sqr, iter(range(100)), max_in_flight=2)
     assert next(it) == 0
     p.close()
@@ -281,66 +298,23 @@ def _exit_now(x):
     os._exit(3)
 
 
-def test_killed_and_terminated_workers_leave_no_arena_memory():
+def test_killed_and_terminated_workers_leave_no_arena_memory(ctx):
     # A worker's channels live in the shared arena: a worker that dies
     # without its exit accounting (os._exit, SIGKILL, terminate()) must not
     # keep them, or anything else the pool allocated, from being freed.
     before = cmp._cmp.arena_stats()['bytes_in_use']
     for _ in range(3):
-        with cmp.Pool(2) as p:
+        with ctx.Pool(2) as p:
             assert p.map(sqr, range(50), chunksize=1) == [x * x for x in range(50)]
             with pytest.raises(cmp.pool.WorkerLostError):
                 p.apply_async(_exit_now, (1,)).get(TIMEOUT)
             assert p.apply(sqr, (3,)) == 9
         p.join()
-    p = cmp.Pool(2)
+    p = ctx.Pool(2)
     assert p.map(sqr, range(10)) == [x * x for x in range(10)]
     p.close()
     p.join()
     assert cmp._cmp.arena_stats()['bytes_in_use'] == before
-
-
-_PIPE_SCRIPT = '''
-import os, sys
-sys.path.insert(0, %r)
-import cmp, cmp.pool
-assert not cmp.pool._USE_RING
-
-
-def sqr(x):
-    return x * x
-
-
-def die(x):
-    os._exit(3)
-
-
-if __name__ == '__main__':
-    with cmp.Pool(2) as p:
-        assert p.map(sqr, range(300), chunksize=1) == [x * x for x in range(300)]
-        assert p.map(sqr, range(3000)) == [x * x for x in range(3000)]
-        big = b'x' * (1 << 20)
-        assert p.apply(len, (big,)) == len(big)
-        try:
-            p.apply(die, (1,))
-        except cmp.pool.WorkerLostError:
-            pass
-        else:
-            raise AssertionError('no WorkerLostError')
-        assert p.apply(sqr, (3,)) == 9
-    p.join()
-    print('ok')
-'''
-
-
-def test_pipe_channel_still_works():
-    # CMP_POOL_CHANNEL=pipe selects the pipe channel instead of the rings.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(cmp.__file__)))
-    env = dict(os.environ, CMP_POOL_CHANNEL='pipe')
-    out = subprocess.run([sys.executable, '-c', _PIPE_SCRIPT % root], env=env,
-                         capture_output=True, text=True, timeout=TIMEOUT)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == 'ok'
 
 
 _ARENA_SCRIPT = '''
@@ -381,3 +355,20 @@ def test_task_larger_than_the_arena_fails_alone():
                          capture_output=True, text=True, timeout=TIMEOUT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'ok'
+
+
+def test_worker_killed_before_it_took_its_task(ctx):
+    # A stopped worker cannot take the task handed to it: killed then, it
+    # was running nothing, and the task runs on its replacement.
+    with ctx.Pool(1) as p:
+        assert p.apply(sqr, (2,)) == 4
+        pid = p._pool[0].pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            r = p.apply_async(sqr, (3,))
+            assert not r.ready()
+        finally:
+            os.kill(pid, signal.SIGKILL)
+        assert r.get(TIMEOUT) == 9
+        assert _wait_gone(pid)
+    p.join()

@@ -1,15 +1,13 @@
 /*
  * pool_type.c - the C helpers of cmp's Pool (cmp/pool.py).
  *
- * _pool_worker_loop(task_fd, result_fd, maxtasks, run) is a worker's loop:
- * take the next message (csrc/pool_worker.c, the GIL released while it
- * waits), hand it to run(payload) -> (result bytes, tasks it held), post
- * the result, until the STOP message, end of file or `maxtasks` tasks.
- * Unpickling, running and pickling stay in Python (`run`).
- * _pool_ring_worker_loop(task_ring, result_ring, maxtasks, run) is the
- * same loop over a worker's two rings (the default channel; see "the ring
- * channel" below), with _pool_ring_new/_free/_put/_take_all/_spin for the
- * parent's end.
+ * _pool_ring_worker_loop(task_ring, result_ring, maxtasks, run) is a
+ * worker's loop over its two rings (see "the ring channel" below): take the
+ * next message (the GIL released while it waits), hand it to run(payload)
+ * -> (result bytes, tasks it held), post the result, until the STOP message
+ * or `maxtasks` tasks.  Unpickling, running and pickling stay in Python
+ * (`run`).  _pool_ring_new/_free/_put/_steal/_taken/_take_all/_spin are
+ * the parent's end.
  *
  * _pool_pack/_pool_unpack give a map chunk's list of plain numbers a
  * compact form (see "packed chunk results").
@@ -17,20 +15,20 @@
  * _pool_set_pdeathsig(sig) asks the kernel to send `sig` to this process
  * when the thread that forked it ends (prctl PR_SET_PDEATHSIG).  A pool
  * worker calls it first thing, so that a parent killed by SIGKILL does not
- * leave its workers behind; cmp/pool.py forks workers from the main thread
+ * leave its workers behind; cmp/pool.py starts workers from the main thread
  * or from the pool's handler thread, which live as long as the process and
- * the pool.
+ * the pool.  A forkserver's child is the forkserver's: see "the worker's
+ * loop" for the check that covers every start method.
  */
 #include "shared.h"
 #include "ring_wait.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 
-#include "../pool_worker.h"
 #include "../ring.h"
 
 PyDoc_STRVAR(pool_set_pdeathsig_doc,
@@ -50,30 +48,6 @@ static PyObject *pool_set_pdeathsig(PyObject *module, PyObject *arg)
     if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL) != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(pool_worker_loop_doc,
-"_pool_worker_loop(task_fd, result_fd, maxtasks, run, /)\n--\n\n"
-"Take, run and answer tasks until STOP, end of file or maxtasks (None:\n"
-"no limit); run(payload) returns (result bytes, number of tasks).");
-
-static int as_fd(PyObject *o)
-{
-    long v = PyLong_AsLong(o);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (v < 0 || v > INT_MAX) {
-        PyErr_SetString(PyExc_ValueError, "bad file descriptor");
-        return -1;
-    }
-    return (int)v;
-}
-
-static int frame_error(int rc)
-{
-    errno = rc == -EPROTO ? EPROTO : -rc;
-    PyErr_SetFromErrno(PyExc_OSError);
-    return -1;
 }
 
 /* What run() returned, (bytes, count) -> the bytes (borrowed) with *count
@@ -100,82 +74,6 @@ static int as_maxtasks(PyObject *o, long long *maxtasks)
     *maxtasks = PyLong_AsLongLong(o);
     return *maxtasks == -1 && PyErr_Occurred() ? -1 : 0;
 }
-
-/* Post one result: (bytes, count) -> 0 with *count set, or -1. */
-static int post_result(int fd, PyObject *out, long long *count)
-{
-    PyObject *data = result_bytes(out, count);
-    if (data == NULL)
-        return -1;
-    const char *p = PyBytes_AS_STRING(data);
-    uint64_t n = (uint64_t)PyBytes_GET_SIZE(data);
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = cmp_frame_write(fd, p, n);
-    Py_END_ALLOW_THREADS
-    return rc < 0 ? frame_error(rc) : 0;
-}
-
-static PyObject *pool_worker_loop(PyObject *module, PyObject *const *args,
-                                  Py_ssize_t nargs)
-{
-    (void)module;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_pool_worker_loop() takes 4 arguments");
-        return NULL;
-    }
-    int task_fd = as_fd(args[0]);
-    if (task_fd < 0)
-        return NULL;
-    int result_fd = as_fd(args[1]);
-    if (result_fd < 0)
-        return NULL;
-    long long maxtasks;
-    if (as_maxtasks(args[2], &maxtasks) < 0)
-        return NULL;
-    PyObject *run = args[3];
-    cmp_frame_reader r;
-    cmp_frame_reader_init(&r, task_fd);
-    long long completed = 0;
-    while (maxtasks < 0 || completed < maxtasks) {
-        const char *msg = NULL;
-        uint64_t len = 0;
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = cmp_frame_next(&r, &msg, &len);
-        Py_END_ALLOW_THREADS
-        if (rc == -EINTR) {
-            if (PyErr_CheckSignals() < 0)
-                goto error;
-            continue;
-        }
-        if (rc < 0) {
-            frame_error(rc);
-            goto error;
-        }
-        if (rc == CMP_FRAME_EOF || len == 0)
-            break;
-        PyObject *payload = PyBytes_FromStringAndSize(msg, (Py_ssize_t)len);
-        if (payload == NULL)
-            goto error;
-        PyObject *out = PyObject_CallOneArg(run, payload);
-        Py_DECREF(payload);
-        if (out == NULL)
-            goto error;
-        long long count = 0;
-        rc = post_result(result_fd, out, &count);
-        Py_DECREF(out);
-        if (rc < 0)
-            goto error;
-        completed += count;
-    }
-    cmp_frame_reader_free(&r);
-    Py_RETURN_NONE;
-error:
-    cmp_frame_reader_free(&r);
-    return NULL;
-}
-
 
 /* ---- the ring channel ----------------------------------------------------
  *
@@ -300,9 +198,11 @@ static uint32_t inline_limit(const cmp_ring *r)
 }
 
 /* Publish one message: 0, EAGAIN (no room), ENOMEM (arena full).  *pos:
- * where it went, when the caller is the ring's only producer. */
+ * where it went, when the caller is the ring's only producer.  wfd: the
+ * ring's wake-up pipe as this process knows it (a spawned worker's number
+ * is not the parent's), or -1 for a ring nobody polls. */
 static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
-                       uint64_t *pos)
+                       int wfd, uint64_t *pos)
 {
     uint64_t oob = 0;
     /* A sole producer's record starts where tail is now. */
@@ -323,14 +223,8 @@ static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
     }
     /* cmp_sel_wanted is relaxed: the put's notify fenced (selectable.h). */
     if (cmp_sel_wanted(&r->sel))
-        cmp_ring_poll_after_put(r, r->sel.wfd);
+        cmp_ring_poll_after_put(r, wfd);
     return 0;
-}
-
-static int ring_put(cmp_ring *r, const char *p, uint32_t len, uint32_t tag)
-{
-    uint64_t pos;
-    return ring_put_at(r, p, len, tag, &pos);
 }
 
 
@@ -359,7 +253,7 @@ static PyObject *pool_ring_put(PyObject *module, PyObject *const *args,
     }
     uint64_t pos = 0;
     int rc = ring_put_at(r, PyBytes_AS_STRING(args[1]), (uint32_t)n,
-                         stop ? RTAG_STOP : RTAG_MSG, &pos);
+                         stop ? RTAG_STOP : RTAG_MSG, -1, &pos);
     if (rc == ENOMEM)
         return arena_full();
     if (rc != 0)
@@ -427,6 +321,28 @@ static PyObject *pool_ring_steal(PyObject *module, PyObject *arg)
     return Py_BuildValue("KN", (unsigned long long)pos, b);
 }
 
+PyDoc_STRVAR(pool_ring_taken_doc,
+"_pool_ring_taken(ring, position, /)\n--\n\n"
+"Has a consumer taken the message put at `position` (from _pool_ring_put)?");
+
+static PyObject *pool_ring_taken(PyObject *module, PyObject *const *args,
+                                 Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_taken(ring, position)");
+        return NULL;
+    }
+    cmp_ring *r = ring_of(module, args[0]);
+    if (r == NULL)
+        return NULL;
+    unsigned long long pos = PyLong_AsUnsignedLongLong(args[1]);
+    if (pos == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    /* Acquire: pairs with the consumer's claim, which moves head past the
+     * record before it copies it out. */
+    return PyBool_FromLong(__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) > pos);
+}
+
 PyDoc_STRVAR(pool_ring_take_all_doc,
 "_pool_ring_take_all(ring, out, /)\n--\n\n"
 "Append every message now in the ring to list `out`.");
@@ -459,8 +375,44 @@ static PyObject *pool_ring_take_all(PyObject *module, PyObject *const *args,
 }
 
 
-/* Post one result on the result ring, waiting for room: 0 or -1. */
-static int ring_post(cmp_ring *r, PyObject *out, long long *count)
+/* ---- the worker's loop --------------------------------------------------
+ *
+ * A worker is started by any start method, so what it knows of its parent
+ * travels as arguments: the rings as arena offsets (valid in every process
+ * that joined the arena), the result ring's wake-up pipe as the worker's
+ * own fd, and a pidfd of the pool's process.  PR_SET_PDEATHSIG (set first
+ * thing by cmp/pool.py) kills a worker whose forking thread ends; that is
+ * the pool's process only under fork and spawn (a forkserver's child is the
+ * forkserver's), so a worker that waits for a task or for room also looks
+ * at the parent's pidfd every PARENT_CHECK seconds and leaves once it is
+ * readable (the parent is gone, whoever else holds the pidfd). */
+
+#define PARENT_CHECK 0.5
+
+/* 1 when the process behind pidfd `fd` has exited. */
+static int parent_gone(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Wait as cmp_wait does, PARENT_CHECK at a time: 0 (woken), 1 (the parent
+ * is gone), -1 (a signal handler raised). */
+static int worker_wait(cmp_wait_fn fn, void *arg, int parent_fd)
+{
+    cmp_deadline d = cmp_deadline_after(PARENT_CHECK);
+    int rc = cmp_wait(fn, arg, &d);
+    if (rc < 0)
+        return -1;
+    if (rc == ETIMEDOUT && parent_gone(parent_fd))
+        return 1;
+    return 0;
+}
+
+/* Post one result on the result ring, waiting for room: 0, 1 (the parent
+ * is gone) or -1. */
+static int ring_post(cmp_ring *r, int wfd, int parent_fd, PyObject *out,
+                     long long *count)
 {
     PyObject *data = result_bytes(out, count);
     if (data == NULL)
@@ -472,7 +424,8 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
     }
     uint32_t len = (uint32_t)n;
     for (;;) {
-        int rc = ring_put(r, PyBytes_AS_STRING(data), len, RTAG_MSG);
+        uint64_t pos;
+        int rc = ring_put_at(r, PyBytes_AS_STRING(data), len, RTAG_MSG, wfd, &pos);
         if (rc == 0)
             return 0;
         if (rc == ENOMEM) {
@@ -481,21 +434,24 @@ static int ring_post(cmp_ring *r, PyObject *out, long long *count)
         }
         uint32_t lim = inline_limit(r);
         cmp_ring_space_arg a = {r, len > lim ? 16u : len};
-        cmp_deadline d = cmp_deadline_forever();
-        if (cmp_wait(cmp_ring_wait_space, &a, &d) < 0)
-            return -1;
+        rc = worker_wait(cmp_ring_wait_space, &a, parent_fd);
+        if (rc != 0)
+            return rc;
     }
 }
 
 PyDoc_STRVAR(pool_ring_worker_loop_doc,
-"_pool_ring_worker_loop(task_ring, result_ring, maxtasks, run, /)\n--\n\n"
-"_pool_worker_loop over a worker's two rings.");
+"_pool_ring_worker_loop(task_ring, result_ring, wake_fd, parent_fd, maxtasks, run, /)\n--\n\n"
+"Take, run and answer tasks until STOP or maxtasks (None: no limit);\n"
+"run(payload) returns (result bytes, number of tasks).  wake_fd: the\n"
+"write end of the result ring's pipe; parent_fd: a pidfd of the pool's\n"
+"process.  True when the loop ended because the parent is gone.");
 
 static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
                                        Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "_pool_ring_worker_loop() takes 4 arguments");
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "_pool_ring_worker_loop() takes 6 arguments");
         return NULL;
     }
     cmp_ring *tasks = ring_of(module, args[0]);
@@ -504,10 +460,16 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
     cmp_ring *results = ring_of(module, args[1]);
     if (results == NULL)
         return NULL;
-    long long maxtasks;
-    if (as_maxtasks(args[2], &maxtasks) < 0)
+    int wfd = PyObject_AsFileDescriptor(args[2]);
+    if (wfd < 0)
         return NULL;
-    PyObject *run = args[3];
+    int parent_fd = PyObject_AsFileDescriptor(args[3]);
+    if (parent_fd < 0)
+        return NULL;
+    long long maxtasks;
+    if (as_maxtasks(args[4], &maxtasks) < 0)
+        return NULL;
+    PyObject *run = args[5];
     long long completed = 0;
     while (maxtasks < 0 || completed < maxtasks) {
         PyObject *payload = NULL;
@@ -516,9 +478,11 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
         if (rc < 0)
             return NULL;
         if (rc == 0) {
-            cmp_deadline d = cmp_deadline_forever();
-            if (cmp_wait(cmp_ring_wait_data, tasks, &d) < 0)
+            rc = worker_wait(cmp_ring_wait_data, tasks, parent_fd);
+            if (rc < 0)
                 return NULL;
+            if (rc > 0)
+                Py_RETURN_TRUE;
             continue;
         }
         if (tag == RTAG_STOP) {
@@ -530,13 +494,15 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
         if (out == NULL)
             return NULL;
         long long count = 0;
-        rc = ring_post(results, out, &count);
+        rc = ring_post(results, wfd, parent_fd, out, &count);
         Py_DECREF(out);
         if (rc < 0)
             return NULL;
+        if (rc > 0)
+            Py_RETURN_TRUE;
         completed += count;
     }
-    Py_RETURN_NONE;
+    Py_RETURN_FALSE;
 }
 
 PyDoc_STRVAR(pool_ring_spin_doc,
@@ -690,11 +656,11 @@ done:
 }
 
 static PyMethodDef pool_functions[] = {
-    {"_pool_worker_loop", (PyCFunction)(void (*)(void))pool_worker_loop, METH_FASTCALL,
-     pool_worker_loop_doc},
     {"_pool_ring_put", (PyCFunction)(void (*)(void))pool_ring_put, METH_FASTCALL,
      pool_ring_put_doc},
     {"_pool_ring_steal", pool_ring_steal, METH_O, pool_ring_steal_doc},
+    {"_pool_ring_taken", (PyCFunction)(void (*)(void))pool_ring_taken, METH_FASTCALL,
+     pool_ring_taken_doc},
     {"_pool_ring_take_all", (PyCFunction)(void (*)(void))pool_ring_take_all, METH_FASTCALL,
      pool_ring_take_all_doc},
     {"_pool_ring_worker_loop", (PyCFunction)(void (*)(void))pool_ring_worker_loop,
