@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../arena.h"
+#include "check.h"
 #include "../barrier.h"
 #include "../condition.h"
 #include "../dict.h"
@@ -28,15 +29,6 @@
 #define WAIT_SECONDS 30.0   /* only matters when something is broken */
 
 static cmp_arena *arena;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            exit(1);                                                         \
-        }                                                                    \
-    } while (0)
 
 static void *new_obj(uint32_t kind, uint64_t size)
 {

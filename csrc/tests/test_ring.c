@@ -21,21 +21,13 @@
 #include <unistd.h>
 
 #include "../arena.h"
+#include "check.h"
 #include "../ring.h"
 
 #define WAIT_SECONDS 30.0   /* only matters when something is broken */
 #define SMALL_SLOTS CMP_RING_MIN_SLOTS
 
 static cmp_arena *arena;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            exit(1);                                                         \
-        }                                                                    \
-    } while (0)
 
 static cmp_ring *new_ring(uint32_t nslots, uint32_t maxsize, uint64_t *off)
 {
@@ -179,18 +171,24 @@ static void test_out_of_line(void)
 
 /* ---- a full ring ------------------------------------------------------------ */
 
+/* Put messages 0, 1, ... of 100 bytes until the ring is full: how many. */
+static uint32_t fill_ring(cmp_ring *r)
+{
+    char buf[100];
+    uint32_t n = 0;
+    for (;; n++) {
+        fill(buf, 100, n);
+        if (put(r, buf, 100, 0) == EAGAIN)
+            return n;
+    }
+}
+
 static void test_full_ring(void)
 {
     uint64_t off;
     cmp_ring *r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
     char buf[100];
-    uint32_t n = 0;
-    for (;;) {
-        fill(buf, 100, n);
-        if (put(r, buf, 100, 0) == EAGAIN)
-            break;
-        n++;
-    }
+    uint32_t n = fill_ring(r);
     CHECK(n == SMALL_SLOTS / 2);        /* 108 bytes: two cells each */
     CHECK(cmp_ring_items(r) == n);
     cmp_deadline soon = cmp_deadline_after(0.05);
@@ -387,12 +385,7 @@ static void test_consumer_killed_in_reading(void)
     uint64_t off;
     cmp_ring *r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
     char buf[100];
-    uint32_t n = 0;
-    for (;; n++) {
-        fill(buf, 100, n);
-        if (put(r, buf, 100, 0) == EAGAIN)
-            break;
-    }
+    uint32_t n = fill_ring(r);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
