@@ -1598,7 +1598,7 @@ def _fork_context(context):
 
 
 class Pool(object):
-    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)
+    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None, *, ray_address=None)
 
     A pool of worker processes, with the stdlib's API.  Workers are forked
     once; a worker that dies fails the task it was running and is replaced.
@@ -1610,7 +1610,14 @@ class Pool(object):
         return ctx.Process(*args, **kwds)
 
     def __new__(cls, processes=None, initializer=None, initargs=(),
-                maxtasksperchild=None, context=None):
+                maxtasksperchild=None, context=None, *, ray_address=None):
+        # -- Ray: the keyword or CMP_RAY_ADDRESS (cmp/raypool.py) --
+        ray_address = ray_address or os.environ.get('CMP_RAY_ADDRESS')
+        if ray_address:
+            from .raypool import RayPool
+            return RayPool(processes, initializer, initargs, maxtasksperchild,
+                           ray_address=ray_address)
+        # -- end of Ray --
         if context is not None and context.get_start_method() != 'fork':
             # Workers forked from this process need fork.
             return _stdpool.Pool(processes, initializer, initargs,
@@ -1618,7 +1625,7 @@ class Pool(object):
         return object.__new__(cls)
 
     def __init__(self, processes=None, initializer=None, initargs=(),
-                 maxtasksperchild=None, context=None):
+                 maxtasksperchild=None, context=None, *, ray_address=None):
         self._state = INIT
         self._ctx = _fork_context(context)
         if processes is None:
