@@ -188,8 +188,7 @@ def _run_call(func_blob, kind, blobs):
         try:
             dumps(value)
         except Exception as e:
-            wrapped = MaybeEncodingError(e, value)
-            success, value = False, ExceptionWithTraceback(wrapped, None)
+            success, value = False, MaybeEncodingError(e, value)
         fixed.append((success, value))
     return dumps(fixed)
 
@@ -1011,16 +1010,21 @@ def _feed(core, result, kind, func_blob, iterable, chunksize, task_timeout):
 
 class Queue(object):
     """Queue(maxsize=0): a FIFO queue that every process of the Ray cluster
-    can use (over ray.util.queue.Queue, one actor): put/get raise the
-    stdlib's queue.Full/queue.Empty.  Pickled, it is the same queue."""
+    can use (over ray.util.queue.Queue, one actor that reserves no CPU and
+    lives on the node of the process that made it, while that node lives):
+    put/get raise the stdlib's queue.Full/queue.Empty.  Pickled, it is the
+    same queue."""
 
-    def __init__(self, maxsize=0, *, ray_address='auto'):
+    def __init__(self, maxsize=0, *, ray_address=None):
         ray = connect(ray_address)
         from ray.util.queue import Queue as RayQueue
-        self._q = RayQueue(maxsize, actor_options={'num_cpus': 0})
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        here = NodeAffinitySchedulingStrategy(
+            node_id=ray.get_runtime_context().get_node_id(), soft=True)
+        self._q = RayQueue(maxsize, actor_options={'num_cpus': 0,
+                                                   'scheduling_strategy': here})
         self._maxsize = maxsize
         self._closed = False
-        del ray
 
     def __getstate__(self):
         return (self._q, self._maxsize)

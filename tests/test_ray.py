@@ -127,7 +127,12 @@ def cluster():
     saved = os.environ.get('PYTHONPATH')
     os.environ['PYTHONPATH'] = os.pathsep.join(
         [ROOT, HERE] + ([saved] if saved else []))
-    c = Cluster(initialize_head=True, head_node_args={'num_cpus': 1})
+    # A node that stops answering is declared dead within about 1.5 s
+    # (Ray's default takes half a minute).
+    c = Cluster(initialize_head=True, head_node_args={
+        'num_cpus': 1, '_system_config': {
+            'health_check_initial_delay_ms': 0, 'health_check_period_ms': 500,
+            'health_check_timeout_ms': 500, 'health_check_failure_threshold': 3}})
     try:
         c.second = c.add_node(num_cpus=1)
         c.wait_for_nodes()
@@ -158,7 +163,8 @@ from test_pool import (  # noqa: E402,F401
     test_context_manager_terminates, test_make_pool, test_initializer,
     test_release_task_refs, test_callback_can_submit, test_large_payloads,
     test_more_task_bytes_than_a_channel_holds, test_maxtasksperchild_early_close,
-    test_resource_warning, sqr, mul)
+    test_resource_warning, sqr, mul, raising, unpicklable_result, Unpicklable,
+    pool_module)
 
 
 # --- tasks that report and block, over the cluster-wide queue -----------------------
@@ -251,6 +257,32 @@ def test_idle_worker_runs_a_task_queued_behind_a_long_one(mp, queues):
         release.put(None)
         assert it.next(TIMEOUT) == 5
     p.join()
+
+
+def _unpicklable_or_value(x):
+    return Unpicklable() if x == 7 else x
+
+
+def test_result_that_cannot_be_pickled(mp):
+    pm = pool_module(mp)
+    with mp.Pool(2) as p:
+        errs = []
+        r = p.apply_async(_unpicklable_or_value, (7,), error_callback=errs.append)
+        with pytest.raises(pm.MaybeEncodingError, match='cannot pickle'):
+            r.get(TIMEOUT)
+        assert isinstance(errs[0], pm.MaybeEncodingError)
+        with pytest.raises(pm.MaybeEncodingError):
+            p.map(_unpicklable_or_value, range(20), chunksize=3)
+        assert p.map(_unpicklable_or_value, range(7)) == list(range(7))
+        # Lambdas travel (cloudpickle), where the stdlib cannot send them.
+        assert p.apply(unpicklable_result)() == 42
+    p.join()
+
+
+def test_initializer_that_raises_fails_the_pool(mp):
+    import ray
+    with pytest.raises(ray.exceptions.ActorDiedError, match='KeyError'):
+        mp.Pool(1, initializer=raising)
 
 
 def test_callbacks_run_serially_on_one_thread_in_arrival_order(mp):
@@ -445,27 +477,28 @@ def test_a_stdlib_program_unchanged_under_CMP_RAY_ADDRESS(cluster, tmp_path):
 
 
 def test_node_death_fails_its_tasks_with_what_died(mp, cluster, queues):
-    """Last: removes the second node.  Its worker's task fails naming the
-    node; the other tasks run on the worker left."""
+    """A third node joins, and dies while its worker runs a task: that task
+    fails naming the node, the other tasks run on the workers left.  (The
+    node removed is one that neither this process nor the queues use.)"""
     reports, release = queues
     import functools
-    with mp.Pool(2) as p:
-        second = [w for w in p._pool if w.node == cluster.second.node_id]
-        assert len(second) == 1
+    third = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    with mp.Pool(3) as p:
+        lost = [w for w in p._pool if w.node == third.node_id]
+        assert len(lost) == 1
         it = p.imap_unordered(functools.partial(_report_then_block, reports, release),
-                              range(2))
-        pids = {reports.get(timeout=TIMEOUT) for _ in range(2)}
-        assert second[0].pid in pids
-        node_id = cluster.second.node_id
-        cluster.remove_node(cluster.second, allow_graceful=False)
-        release.put(None)       # the head node's task ends
-        got, lost = [], []
-        for _ in range(2):
-            try:
-                got.append(it.next(TIMEOUT))
-            except cmp.pool.WorkerLostError as e:
-                lost.append(str(e))
-        assert len(got) == 1 and got[0] in (0, 1)
-        assert len(lost) == 1 and node_id in lost[0], lost
+                              range(3))
+        pids = {reports.get(timeout=TIMEOUT) for _ in range(3)}
+        assert pids == {w.pid for w in p._pool}
+        cluster.remove_node(third, allow_graceful=False)
+        # The others' tasks are still blocked: the lost one comes first.
+        with pytest.raises(cmp.pool.WorkerLostError) as info:
+            it.next(TIMEOUT)
+        msg = str(info.value)
+        assert third.node_id in msg and 'pid %d' % lost[0].pid in msg, msg
+        for _ in range(3):      # one more: a dying worker could still take one
+            release.put(None)
+        assert len({it.next(TIMEOUT), it.next(TIMEOUT)}) == 2
         assert p.map(sqr, range(10)) == [x * x for x in range(10)]
     p.join()
