@@ -63,10 +63,12 @@ from multiprocessing.context import TimeoutError
 from multiprocessing.pool import (ExceptionWithTraceback, MaybeEncodingError,
                                   RUN, CLOSE, TERMINATE)
 
+from . import pool as _local
+from .pool import _APPLY, _MAP, _STARMAP, _chunks
+
 ENV = 'CMP_RAY_ADDRESS'
 INSTALL_HINT = "pip install 'cmp[ray]' (or pip install ray)"
 
-_APPLY, _MAP, _STARMAP = 0, 1, 2
 _WAKE = ('wake',)
 _PREFETCH_TARGET = 0.02     # seconds of work queued at each worker
 _DEPTH_MAX = 16             # calls queued at one worker
@@ -802,32 +804,17 @@ class RayPool(object):
     def _pool(self):
         return list(self._core.workers)
 
-    def __del__(self, _warn=warnings.warn, RUN=RUN):
-        if getattr(self, '_state', None) == RUN:
-            _warn("unclosed running multiprocessing pool %r" % (self,),
-                  ResourceWarning, source=self)
-
-    def __repr__(self):
-        cls = self.__class__
-        return ('<%s.%s state=%s pool_size=%d>'
-                % (cls.__module__, cls.__qualname__, self._state, len(self._pool)))
-
-    def __reduce__(self):
-        raise NotImplementedError(
-            'pool objects cannot be passed between processes or pickled')
-
-    def _check_running(self):
-        if self._state != RUN:
-            raise ValueError("Pool not running")
-
     def _repopulate_pool(self):
         pass                    # the handler replaces workers as they go
 
-    # -- apply --
-
-    def apply(self, func, args=(), kwds={}):
-        """Equivalent of func(*args, **kwds)."""
-        return self.apply_async(func, args, kwds).get()
+    # The stdlib's front methods, as cmp's local Pool has them (the same
+    # signatures, the same checks): they call apply_async and _map_async,
+    # which are this pool's own.
+    for _name in ('__del__', '__repr__', '__reduce__', '_check_running', '__enter__',
+                  '__exit__', 'close', 'terminate', 'apply', 'map', 'starmap', 'starmap_async',
+                  'map_async'):
+        locals()[_name] = getattr(_local.Pool, _name)
+    del _name
 
     def apply_async(self, func, args=(), kwds={}, callback=None,
                     error_callback=None, *, task_timeout=None):
@@ -840,31 +827,6 @@ class RayPool(object):
         return result
 
     # -- map --
-
-    def map(self, func, iterable, chunksize=None, *, progress=False,
-            task_timeout=None):
-        """Apply func to each element of iterable, collecting the results in a
-        list that is returned."""
-        return self._map_async(func, iterable, _MAP, chunksize, None, None,
-                               progress, task_timeout).get()
-
-    def starmap(self, func, iterable, chunksize=None, *, progress=False,
-                task_timeout=None):
-        """Like map(), but the elements of iterable are argument tuples."""
-        return self._map_async(func, iterable, _STARMAP, chunksize, None, None,
-                               progress, task_timeout).get()
-
-    def starmap_async(self, func, iterable, chunksize=None, callback=None,
-                      error_callback=None, *, progress=False, task_timeout=None):
-        """Asynchronous version of starmap(); returns a MapResult."""
-        return self._map_async(func, iterable, _STARMAP, chunksize, callback,
-                               error_callback, progress, task_timeout)
-
-    def map_async(self, func, iterable, chunksize=None, callback=None,
-                  error_callback=None, *, progress=False, task_timeout=None):
-        """Asynchronous version of map(); returns a MapResult."""
-        return self._map_async(func, iterable, _MAP, chunksize, callback,
-                               error_callback, progress, task_timeout)
 
     def _map_async(self, func, iterable, kind, chunksize, callback,
                    error_callback, progress, task_timeout):
@@ -882,8 +844,8 @@ class RayPool(object):
         result = MapResult(self, chunksize, len(iterable), callback, error_callback)
         if blobs:
             if progress:
-                from .pool import _Progress
-                result._progress = _Progress(len(iterable), 'map')
+
+                result._progress = _local._Progress(len(iterable), 'map')
             self._core.submit(_Entry(result, kind, func_blob, blobs, 0,
                                      task_timeout, task_timeout is None))
         return result
@@ -916,11 +878,11 @@ class RayPool(object):
             blobs = [_chunk_blob(kind, chunk) for chunk in _chunks(iterable, chunksize)]
         result = cls(self)
         if progress:
-            from .pool import _Progress
+
             total = len(iterable) if hasattr(iterable, '__len__') else None
             if total is not None and chunksize > 1:
                 total = -(-total // chunksize)
-            result._progress = _Progress(total, 'imap')
+            result._progress = _local._Progress(total, 'imap')
         if eager:
             for i, blob in enumerate(blobs):
                 self._core.submit(_Entry(result, kind, func_blob, [blob], i,
@@ -938,20 +900,7 @@ class RayPool(object):
             return result
         return (item for chunk in result for item in chunk)
 
-    # -- life cycle --
-
-    def close(self):
-        """No more tasks; the workers exit once the queued ones are done."""
-        util.debug('closing pool')
-        if self._state == RUN:
-            self._state = CLOSE
-            self._core.close()
-
-    def terminate(self):
-        """Stop the workers now, finished or not."""
-        util.debug('terminating pool')
-        self._state = TERMINATE
-        self._terminate()
+    # -- life cycle (close and terminate are the local pool's) --
 
     def join(self):
         """Wait for the workers to exit (after close() or terminate())."""
@@ -962,19 +911,8 @@ class RayPool(object):
             raise ValueError("In unknown state")
         self._core.thread.join()
 
-    def __enter__(self):
-        self._check_running()
-        return self
-
-    def __exit__(self, exc_type, exc_val, exc_tb):
-        self.terminate()
-
 
 INIT_STATE = 'INIT'
-
-
-def _chunks(seq, size):
-    return (seq[i:i + size] for i in range(0, len(seq), size))
 
 
 def _chunk_blob(kind, chunk):
