@@ -56,7 +56,6 @@ import pickle
 import queue
 import threading
 import time
-import warnings
 
 from multiprocessing import util
 from multiprocessing.context import TimeoutError
