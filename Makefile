@@ -25,10 +25,12 @@ RUN_TOKEN := $(shell od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 check-python:
 	@test -n "$(PYVER)" || { echo "no interpreter for PYTHON=$(PYTHON)"; exit 1; }
 
-$(STAMP): requirements-test.txt pyproject.toml | check-python
+$(STAMP): requirements-test.txt requirements-ray.txt pyproject.toml | check-python
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip setuptools wheel
 	$(VPY) -m pip install -q -r requirements-test.txt
+	$(VPY) -m pip install -q -r requirements-ray.txt || \
+	    echo "note: Ray did not install for Python $(PYVER); the Ray tests are skipped"
 	touch $@
 
 venv: $(STAMP)

@@ -22,6 +22,7 @@ Everything else (Pipe, the logging helpers, cpu_count, the exceptions,
 current_process ...) is the stdlib's.
 """
 import importlib
+import os
 
 from multiprocessing import context as _stdlib
 
@@ -132,10 +133,11 @@ class _Factories:
         return self._made(_own.queues.SimpleQueue(ctx=self.get_context()))
 
     def Pool(self, processes=None, initializer=None, initargs=(),
-             maxtasksperchild=None):
+             maxtasksperchild=None, *, ray_address=None):
         '''Returns a process pool object'''
         return _own.pool.Pool(processes, initializer, initargs,
-                              maxtasksperchild, context=self.get_context())
+                              maxtasksperchild, context=self.get_context(),
+                              ray_address=ray_address)
 
     def RawValue(self, typecode_or_type, *args):
         '''Returns a shared object'''
@@ -311,8 +313,12 @@ class DefaultContext(BaseContext, _stdlib.DefaultContext):
         return self.get_context().SimpleQueue()
 
     def Pool(self, processes=None, initializer=None, initargs=(),
-             maxtasksperchild=None):
+             maxtasksperchild=None, *, ray_address=None):
         '''Returns a process pool object'''
+        # -- Ray: the keyword or CMP_RAY_ADDRESS (cmp/raypool.py) --
+        if ray_address or os.environ.get('CMP_RAY_ADDRESS'):
+            return _own.pool.Pool(processes, initializer, initargs,
+                                  maxtasksperchild, ray_address=ray_address)
         return self.get_context().Pool(processes, initializer, initargs,
                                        maxtasksperchild)
 
@@ -343,6 +349,9 @@ _concrete_contexts = {
     'spawn': SpawnContext(),
     'forkserver': ForkServerContext(),
 }
+# -- Ray: get_context('ray') (cmp/raypool.py, which imports Ray only when used) --
+from .raycontext import RayContext as _RayContext  # noqa: E402
+_concrete_contexts['ray'] = _RayContext()
 _default_context = DefaultContext(_stdlib._default_context)
 
 

@@ -1588,7 +1588,7 @@ def _joins_arena(ctx):
 
 
 class Pool(object):
-    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None)
+    """Pool(processes=None, initializer=None, initargs=(), maxtasksperchild=None, context=None, *, ray_address=None)
 
     A pool of worker processes, with the stdlib's API.  Workers are started
     once, by the context's start method; a worker that dies fails the task
@@ -1601,7 +1601,14 @@ class Pool(object):
         return ctx.Process(*args, **kwds)
 
     def __new__(cls, processes=None, initializer=None, initargs=(),
-                maxtasksperchild=None, context=None):
+                maxtasksperchild=None, context=None, *, ray_address=None):
+        # -- Ray: the keyword or CMP_RAY_ADDRESS (cmp/raypool.py) --
+        ray_address = ray_address or os.environ.get('CMP_RAY_ADDRESS')
+        if ray_address:
+            from .raypool import RayPool
+            return RayPool(processes, initializer, initargs, maxtasksperchild,
+                           ray_address=ray_address)
+        # -- end of Ray --
         if _worker_context(context) is None:
             # Workers that would not share this process's arena.
             return _stdpool.Pool(processes, initializer, initargs,
@@ -1609,7 +1616,7 @@ class Pool(object):
         return object.__new__(cls)
 
     def __init__(self, processes=None, initializer=None, initargs=(),
-                 maxtasksperchild=None, context=None):
+                 maxtasksperchild=None, context=None, *, ray_address=None):
         self._state = INIT
         self._ctx = _worker_context(context)
         if processes is None:
