@@ -33,6 +33,7 @@ __all__ = [
     "BoundedSemaphore",
     "BufferTooShort",
     "Condition",
+    "Dict",
     "Event",
     "JoinableQueue",
     "Lock",
@@ -73,6 +74,7 @@ Array = context._default_context.Array
 Barrier = context._default_context.Barrier
 BoundedSemaphore = context._default_context.BoundedSemaphore
 Condition = context._default_context.Condition
+Dict = context._default_context.Dict
 Event = context._default_context.Event
 Lock = context._default_context.Lock
 RLock = context._default_context.RLock

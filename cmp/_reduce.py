@@ -12,7 +12,7 @@ import weakref
 from multiprocessing import context as _mpctx
 
 # The objects built by cmp's fork context (cmp.context._Factories._made).
-fork_made = weakref.WeakSet()
+fork_made: "weakref.WeakSet[object]" = weakref.WeakSet()
 
 # From 3.11 the stdlib refuses to pass its fork context's locks (and what
 # holds one) to a process it starts by spawn or forkserver.

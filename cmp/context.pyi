@@ -1,7 +1,7 @@
-# cmp.context: the stdlib's context API.  cmp's fork context (the default)
-# builds cmp's queues, shared values and pool, typed with their extensions;
-# get_context('spawn') and get_context('forkserver') are the stdlib's
-# contexts and build the stdlib's objects.
+# cmp.context: the stdlib's context API.  cmp's fork, spawn and forkserver
+# contexts build cmp's queues, shared values, dict and pool, typed with
+# their extensions; get_context('ray') builds a pool and a queue on a Ray
+# cluster.
 from collections.abc import Callable, Iterable, Sequence
 from ctypes import _SimpleCData, c_char
 from _ctypes import _CData
@@ -10,11 +10,7 @@ from multiprocessing.context import (
     AuthenticationError as AuthenticationError,
     BufferTooShort as BufferTooShort,
     ForkProcess as ForkProcess,
-    ForkServerContext as ForkServerContext,
-    ForkServerProcess as ForkServerProcess,
     ProcessError as ProcessError,
-    SpawnContext as SpawnContext,
-    SpawnProcess as SpawnProcess,
     TimeoutError as TimeoutError,
     assert_spawning as assert_spawning,
     get_spawning_popen as get_spawning_popen,
@@ -23,7 +19,8 @@ from multiprocessing.context import (
 from multiprocessing.synchronize import _LockLike
 from typing import Any, ClassVar, Literal, TypeVar, overload
 
-from . import pool, queues
+from . import pool, queues, shareddict
+from .raycontext import RayContext
 from .sharedctypes import Synchronized, SynchronizedArray, SynchronizedString, _FloatCode, _IntCode
 
 __all__ = ()
@@ -103,7 +100,7 @@ class BaseContext(_std.BaseContext):
         self, typecode_or_type: str | type[_CData], size_or_initializer: int | Sequence[Any], *, lock: bool | _LockLike = True
     ) -> Any: ...
 
-    @overload
+    @overload  # type: ignore[override]
     def get_context(self, method: None = None) -> DefaultContext: ...
     @overload
     def get_context(self, method: Literal["spawn"]) -> SpawnContext: ...
@@ -112,14 +109,40 @@ class BaseContext(_std.BaseContext):
     @overload
     def get_context(self, method: Literal["forkserver"]) -> ForkServerContext: ...
     @overload
+    def get_context(self, method: Literal["ray"]) -> RayContext: ...
+    @overload
     def get_context(self, method: str) -> _std.BaseContext: ...
 
-class ForkContext(BaseContext, _std.ForkContext):
+# The factories of cmp's fork, spawn and forkserver contexts (and of the
+# default context) that the stdlib's contexts do not have.
+class _Factories:
+    def Pool(
+        self,
+        processes: int | None = None,
+        initializer: Callable[..., object] | None = None,
+        initargs: Iterable[Any] = (),
+        maxtasksperchild: int | None = None,
+        *,
+        ray_address: str | None = None,
+    ) -> pool.Pool: ...
+    def Dict(self, other: Any = (), /, **kwargs: Any) -> shareddict.Dict: ...
+
+class ForkContext(_Factories, BaseContext, _std.ForkContext):
     Process: ClassVar[type[ForkProcess]]
+
+class SpawnProcess(_std.SpawnProcess): ...
+
+class SpawnContext(_Factories, BaseContext, _std.SpawnContext):
+    Process: ClassVar[type[SpawnProcess]]
+
+class ForkServerProcess(_std.ForkServerProcess): ...
+
+class ForkServerContext(_Factories, BaseContext, _std.ForkServerContext):
+    Process: ClassVar[type[ForkServerProcess]]
 
 class Process(_std.Process): ...
 
-class DefaultContext(BaseContext, _std.DefaultContext):
+class DefaultContext(_Factories, BaseContext, _std.DefaultContext):
     Process: ClassVar[type[Process]]
 
 _default_context: DefaultContext

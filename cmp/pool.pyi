@@ -45,8 +45,8 @@ class ExceptionWithTraceback:
     def __init__(self, exc: BaseException, tb: Any) -> None: ...
 
 class Pool(_std.Pool):
-    # With a context whose start method is not fork, the stdlib's Pool
-    # is returned (without the extensions).
+    # With ray_address= (or CMP_RAY_ADDRESS), cmp.raypool.RayPool is
+    # returned: the same API on a Ray cluster.
     def __new__(
         cls,
         processes: int | None = None,
@@ -54,7 +54,19 @@ class Pool(_std.Pool):
         initargs: Iterable[Any] = (),
         maxtasksperchild: int | None = None,
         context: Any | None = None,
+        *,
+        ray_address: str | None = None,
     ) -> Self: ...
+    def __init__(
+        self,
+        processes: int | None = None,
+        initializer: Callable[..., object] | None = None,
+        initargs: Iterable[Any] = (),
+        maxtasksperchild: int | None = None,
+        context: Any | None = None,
+        *,
+        ray_address: str | None = None,
+    ) -> None: ...
     def apply_async(
         self,
         func: Callable[..., _T],

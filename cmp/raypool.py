@@ -66,7 +66,7 @@ from . import pool as _local
 from .pool import _APPLY, _MAP, _STARMAP, _chunks
 
 ENV = 'CMP_RAY_ADDRESS'
-INSTALL_HINT = "pip install 'cmp[ray]' (or pip install ray)"
+INSTALL_HINT = "pip install 'cmp-multiprocessing[ray]' (or pip install ray)"
 
 _WAKE = ('wake',)
 _PREFETCH_TARGET = 0.02     # seconds of work queued at each worker

@@ -91,7 +91,7 @@ def test_asking_for_ray_without_it_says_how_to_install():
     lines = out.stdout.splitlines()
     assert len(lines) == 4, out.stdout
     for line in lines:
-        assert "pip install 'cmp[ray]'" in line, line
+        assert "pip install 'cmp-multiprocessing[ray]'" in line, line
 
 
 def test_pool_signatures_match_the_local_pool():
