@@ -19,6 +19,13 @@ fork_made: "weakref.WeakSet[object]" = weakref.WeakSet()
 _REFUSE_FORK_MADE = sys.version_info >= (3, 11)
 
 
+def _is_fork_made(obj):
+    try:
+        return obj in fork_made
+    except TypeError:
+        return False    # unhashable (a cmp.Dict): never registered there
+
+
 def _check_not_spawning(obj):
     popen = _mpctx.get_spawning_popen()
     if popen is None:
@@ -32,7 +39,7 @@ def _check_not_spawning(obj):
             "by the stdlib's %s context does not map; start the process "
             "with cmp.get_context(%r) instead"
             % (type(obj).__name__, method, method))
-    if _REFUSE_FORK_MADE and obj in fork_made:
+    if _REFUSE_FORK_MADE and _is_fork_made(obj):
         # The stdlib's words, for either method.
         raise RuntimeError(
             'A SemLock created in a fork context is being shared with a '

@@ -24,9 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import cmp
 from cmp._core import OwnerDiedWarning, arena_stats
-from conftest import TIMEOUT
-
-START_METHODS = ["fork"]
+from conftest import START_METHODS, TIMEOUT
 
 
 @pytest.fixture(params=["manager", "cmp"])
@@ -368,7 +366,7 @@ def _child_writes(d, q):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_shared_with_processes_started_before_and_after(method):
+def test_shared_with_processes_started_before_and_after(method, process_helpers):
     ctx = cmp.get_context(method)
     q = ctx.Queue()
     early = ctx.Dict({"hits": 0})
@@ -409,7 +407,7 @@ def _use_stored_lock(d, q):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_cmp_objects_as_values_are_read_any_number_of_times(method):
+def test_cmp_objects_as_values_are_read_any_number_of_times(method, process_helpers):
     ctx = cmp.get_context(method)
     d = ctx.Dict({"lock": ctx.Lock(), "count": 0, "inner": ctx.Dict(x=1)})
     q = ctx.Queue()
@@ -475,7 +473,7 @@ def _random_worker(d, me, seed, q):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_two_processes_random_workload_checked_against_log(method):
+def test_two_processes_random_workload_checked_against_log(method, process_helpers):
     ctx = cmp.get_context(method)
     d = ctx.Dict()
     q = ctx.Queue()
@@ -536,13 +534,15 @@ def _check_consistent(d, increments):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_writer_killed_mid_update_100_times(method):
+def test_writer_killed_mid_update_100_times(method, process_helpers):
+    # 100 deaths under fork; a spawned or forkserver child takes longer to
+    # start, so 30 there.
     ctx = cmp.get_context(method)
     d = ctx.Dict()
     progress = ctx.Value("q", 0, lock=False)
     rnd = random.Random(7)
     deaths_in_lock = 0
-    for _ in range(100):
+    for _ in range(100 if method == "fork" else 30):
         started = ctx.Event()
         p = ctx.Process(target=_writer, args=(d, started, progress))
         p.start()
@@ -576,7 +576,7 @@ def _die_in_lock(d, inside):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_death_under_d_lock_warns_the_next_user(method):
+def test_death_under_d_lock_warns_the_next_user(method, process_helpers):
     ctx = cmp.get_context(method)
     d = ctx.Dict({"other": 1})
     inside = ctx.Event()
@@ -631,7 +631,7 @@ def _touch(d):
 
 
 @pytest.mark.parametrize("method", START_METHODS)
-def test_children_let_go_of_their_references(method):
+def test_children_let_go_of_their_references(method, process_helpers):
     ctx = cmp.get_context(method)
     gc.collect()
     start = arena_stats()
