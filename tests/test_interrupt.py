@@ -23,8 +23,8 @@ import time
 import pytest
 
 import cmp
-from conftest import TIMEOUT, wait_asleep
-from test_robustness import INTERRUPTED, _blocked_then_interrupted
+from conftest import TIMEOUT
+from test_robustness import _blocked_then_interrupted, _interrupt_promptly
 
 
 # The stdlib's Barrier keeps its state in the stdlib's shared heap, whose
@@ -161,15 +161,7 @@ def test_sigint_while_asleep_interrupts(mp, notes, what):
     p = mp.Process(target=_blocked_then_interrupted, args=(block, notes))
     p.start()
     try:
-        assert notes.get() == b"r"
-        wait_asleep(p.pid)
-        start = time.monotonic()
-        os.kill(p.pid, signal.SIGINT)
-        p.join(TIMEOUT)
-        assert p.exitcode == INTERRUPTED
-        # Asleep, so at once (the futex sleep ends with EINTR); slack for a
-        # loaded machine.
-        assert time.monotonic() - start < 5
+        _interrupt_promptly(p, notes)
     finally:
         if p.is_alive():
             p.kill()
