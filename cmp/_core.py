@@ -78,5 +78,7 @@ def _register_child_exit(_obj=None):
 
 # Registered first, so atexit runs it last.
 atexit.register(_cmp._release_all)
-os.register_at_fork(before=_cmp._before_fork)
+os.register_at_fork(before=_cmp._before_fork,
+                    after_in_parent=_cmp._after_fork_parent,
+                    after_in_child=_cmp._after_fork_child)
 _util.register_after_fork(_exit_hook, _register_child_exit)

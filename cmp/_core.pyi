@@ -9,8 +9,12 @@ class ArenaStats(TypedDict):
     top: int            # the highest offset ever handed out
     bytes_in_use: int   # bytes held by live objects
     blocks_in_use: int  # live objects (blocks)
+    meta_bytes: int     # bytes of the arena's own tables (the process table's)
     token: int          # identifies this process tree's arena
+    resident: int       # bytes of the arena's pages in memory
+    free_resident: int  # of which free memory not yet given back
 
+# First gives back what dead processes held (the process table).
 def arena_stats() -> ArenaStats: ...
 
 class OwnerDiedWarning(RuntimeWarning): ...

@@ -22,6 +22,13 @@ class Popen(_stdlib.Popen):
 
     def _launch(self, process_obj):
         data = _spawn.start_data(self, process_obj)
+        self.pid = None
+        try:
+            self._start(data)
+        finally:
+            _spawn.started(self)
+
+    def _start(self, data):
         self.sentinel, writer = _forkserver.connect_to_new_process(self._fds)
         # The child watches a copy of the data pipe's write end to learn
         # that this process is gone.

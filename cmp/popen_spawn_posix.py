@@ -28,7 +28,13 @@ class Popen(_stdlib.Popen):
         tracker_fd = _resource_tracker.getfd()
         self._fds += [tracker_fd, _cmp._arena_fd()]
         data = _spawn.start_data(self, process_obj)
+        self.pid = None
+        try:
+            self._start(data, tracker_fd)
+        finally:
+            _spawn.started(self)
 
+    def _start(self, data, tracker_fd):
         ours = []           # the parent's ends, kept until the child is gone
         theirs = []         # the child's ends, closed here once it started
         try:

@@ -25,6 +25,7 @@ from multiprocessing import util as _util
 from multiprocessing.context import set_spawning_popen as _set_spawning_popen
 from multiprocessing.spawn import *  # noqa: F401,F403
 
+from . import _cmp
 from . import _core
 from ._mirror import mirror as _mirror
 
@@ -46,13 +47,31 @@ def start_data(popen, process_obj):
     one (so objects can check where they go): the preparation data, then
     the process object."""
     data = io.BytesIO()
+    # The references pickled here are counted for the new process in a
+    # start entry of the process table (csrc/proc.h): the child adopts
+    # them, and if it dies before it does they come back all the same.
+    entry = _cmp._start_begin()
     _set_spawning_popen(popen)
     try:
         _reduction.dump(get_preparation_data(process_obj._name), data)
         _reduction.dump(process_obj, data)
+    except BaseException:
+        _cmp._start_abandon(entry)
+        raise
     finally:
         _set_spawning_popen(None)
+    popen._cmp_entry = _cmp._start_end(entry)
     return data
+
+
+def started(popen):
+    """The process popen started runs as popen.pid (None: it did not
+    start): name it in its start entry, or give that entry back."""
+    entry, popen._cmp_entry = getattr(popen, '_cmp_entry', None), None
+    if getattr(popen, 'pid', None) is None:
+        _cmp._start_abandon(entry)
+    else:
+        _cmp._start_named(entry, popen.pid)
 
 
 def get_command_line(**kwds):

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "arena.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,10 +36,12 @@ typedef struct {
     uint64_t top;           /* first never-used byte (page aligned) */
     uint64_t bytes_in_use;
     uint64_t blocks_in_use;
+    uint64_t meta_bytes;    /* of the blocks the arena's own tables use */
     uint64_t spans[CMP_SMALL_CLASSES];  /* spans with room, per class */
     uint64_t ranges;        /* block offset of the first free range */
     uint64_t free_resident; /* bytes of RANGE_RESIDENT free ranges */
-    uint64_t data;          /* offset of the first range (after the map) */
+    uint64_t data;          /* offset of the first range (after the table) */
+    uint64_t procs;         /* offset of the process table (proc.h) */
     uint32_t next_gen;      /* the next live (odd) generation */
     uint32_t pad;
     pthread_mutex_t mu;
@@ -131,7 +134,8 @@ int cmp_arena_create(uint64_t size, cmp_arena **out)
     a->fd = fd;
     /* The header and the range map are written from here on: back them now
      * (a full tmpfs is an error here, not a SIGBUS later). */
-    uint64_t data = HDR_SIZE + ((size / PAGE + 8 * PAGE - 1) / (8 * PAGE)) * PAGE;
+    uint64_t procs = HDR_SIZE + ((size / PAGE + 8 * PAGE - 1) / (8 * PAGE)) * PAGE;
+    uint64_t data = procs + CMP_PROC_REGION;
     if (fallocate(fd, 0, 0, (off_t)data) < 0) {
         munmap(p, size);
         goto fail_fd;
@@ -152,6 +156,7 @@ int cmp_arena_create(uint64_t size, cmp_arena **out)
     h->token = token;
     h->size = size;
     h->data = data;
+    h->procs = procs;
     h->top = data;
     h->next_gen = 1;
     h->version = CMP_ARENA_VERSION;
@@ -229,6 +234,7 @@ void cmp_arena_destroy(cmp_arena *a)
 }
 
 char *cmp_arena_base(const cmp_arena *a) { return a->base; }
+void *cmp_arena_procs(const cmp_arena *a) { return a->base + H(a)->procs; }
 uint64_t cmp_arena_token(const cmp_arena *a) { return H(a)->token; }
 
 void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st)
@@ -239,6 +245,7 @@ void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st)
     st->top = h->top;
     st->bytes_in_use = h->bytes_in_use;
     st->blocks_in_use = h->blocks_in_use;
+    st->meta_bytes = h->meta_bytes;
     st->token = h->token;
     st->free_resident = h->free_resident;
     hdr_unlock(h);
@@ -538,7 +545,7 @@ static void small_free(cmp_arena *a, shared_hdr *h, uint64_t payload)
 
 /* ---- blocks ------------------------------------------------------------ */
 
-uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err)
+static uint64_t alloc_block(cmp_arena *a, uint64_t size, int *err, int meta)
 {
     shared_hdr *h = H(a);
     if (size == 0)
@@ -565,8 +572,12 @@ uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err)
     }
     cmp_block_hdr *b = block_of(a, payload);
     b->generation = take_generation(h);
-    h->bytes_in_use += b->size;
-    h->blocks_in_use++;
+    if (meta) {
+        h->meta_bytes += b->size;
+    } else {
+        h->bytes_in_use += b->size;
+        h->blocks_in_use++;
+    }
     hdr_unlock(h);
     return payload;
 fail:
@@ -574,13 +585,17 @@ fail:
     return 0;
 }
 
-void cmp_free(cmp_arena *a, uint64_t payload)
+static void free_block(cmp_arena *a, uint64_t payload, int meta)
 {
     shared_hdr *h = H(a);
     cmp_block_hdr *b = block_of(a, payload);
     hdr_lock(h);
-    h->bytes_in_use -= b->size;
-    h->blocks_in_use--;
+    if (meta) {
+        h->meta_bytes -= b->size;
+    } else {
+        h->bytes_in_use -= b->size;
+        h->blocks_in_use--;
+    }
     b->generation++;        /* even: FREE */
     if (b->klass == CMP_LARGE_CLASS)
         range_free(a, h, payload - BLOCK_HDR, b->size + BLOCK_HDR);
@@ -588,6 +603,20 @@ void cmp_free(cmp_arena *a, uint64_t payload)
         small_free(a, h, payload);
     hdr_unlock(h);
 }
+
+uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err)
+{
+    return alloc_block(a, size, err, 0);
+}
+
+void cmp_free(cmp_arena *a, uint64_t off) { free_block(a, off, 0); }
+
+uint64_t cmp_alloc_meta(cmp_arena *a, uint64_t size, int *err)
+{
+    return alloc_block(a, size, err, 1);
+}
+
+void cmp_free_meta(cmp_arena *a, uint64_t off) { free_block(a, off, 1); }
 
 uint64_t cmp_block_size(cmp_arena *a, uint64_t off) { return block_of(a, off)->size; }
 
@@ -639,6 +668,12 @@ void cmp_obj_incref(cmp_arena *a, uint64_t off)
     __atomic_fetch_add(&cmp_obj(a, off)->refs, 1, __ATOMIC_RELAXED);
 }
 
+int cmp_obj_release(cmp_arena *a, uint64_t off, uint32_t n)
+{
+    /* AcqRel, as a decref. */
+    return __atomic_sub_fetch(&cmp_obj(a, off)->refs, n, __ATOMIC_ACQ_REL) == 0;
+}
+
 int cmp_obj_decref(cmp_arena *a, uint64_t off)
 {
     /* AcqRel: the last dropper must see every write the others made before
@@ -670,6 +705,17 @@ static int take_transfer(cmp_obj_hdr *o)
     } while (!__atomic_compare_exchange_n(&o->refs, &r, r + 1, 1,
                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     return 0;
+}
+
+int cmp_obj_check(cmp_arena *a, uint64_t off, uint32_t generation, uint32_t kind)
+{
+    shared_hdr *h = H(a);
+    hdr_lock(h);
+    int rc = check_block(a, h, off, generation);
+    hdr_unlock(h);
+    if (rc == 0 && cmp_obj(a, off)->kind != kind)
+        rc = EINVAL;
+    return rc;
 }
 
 int cmp_obj_transfer_in(cmp_arena *a, uint64_t off, uint32_t generation,

@@ -21,6 +21,7 @@
  *                stats
  *   4096         the range map: one bit per page, set on the first page of
  *                every range handed out (a large block or a span)
+ *   after the map  the process table (proc.h): who holds which object
  *   data         ranges of whole pages, each starting with a cmp_block_hdr:
  *
  *     large block  [cmp_block_hdr klass=CMP_LARGE_CLASS][payload ...]
@@ -68,7 +69,7 @@
 #include <stdint.h>
 
 #define CMP_ARENA_MAGIC 0x636d7061u     /* "cmpa" */
-#define CMP_ARENA_VERSION 2u            /* bumped when the layout changes */
+#define CMP_ARENA_VERSION 3u            /* bumped when the layout changes */
 #define CMP_ARENA_DEFAULT_SIZE (8ULL << 30)
 #define CMP_ARENA_MIN_SIZE (1ULL << 20)
 #define CMP_SMALL_MIN 16u
@@ -98,6 +99,7 @@ typedef struct {
     uint64_t top;           /* bump pointer: first never-used byte */
     uint64_t bytes_in_use;  /* payload bytes of live blocks */
     uint64_t blocks_in_use;
+    uint64_t meta_bytes;    /* blocks of the arena's own tables (not above) */
     uint64_t token;
     uint64_t resident;      /* bytes of the arena's pages in memory */
     uint64_t free_resident; /* of which free ranges not yet given back */
@@ -120,6 +122,8 @@ void cmp_arena_destroy(cmp_arena *a);
 int cmp_arena_fd(const cmp_arena *a);
 
 char *cmp_arena_base(const cmp_arena *a);
+/* The process table's region (proc.c). */
+void *cmp_arena_procs(const cmp_arena *a);
 uint64_t cmp_arena_token(const cmp_arena *a);
 void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st);
 
@@ -128,6 +132,11 @@ void cmp_arena_get_stats(cmp_arena *a, cmp_arena_stats *st);
  * memory left for its pages). */
 uint64_t cmp_alloc(cmp_arena *a, uint64_t size, int *err);
 void cmp_free(cmp_arena *a, uint64_t off);
+/* The same for the arena's own bookkeeping (the process table's holdings,
+ * proc.h): counted as meta_bytes, not in bytes/blocks_in_use, which are
+ * the program's. */
+uint64_t cmp_alloc_meta(cmp_arena *a, uint64_t size, int *err);
+void cmp_free_meta(cmp_arena *a, uint64_t off);
 uint64_t cmp_block_size(cmp_arena *a, uint64_t off);
 uint32_t cmp_block_generation(cmp_arena *a, uint64_t off);
 
@@ -156,6 +165,9 @@ void cmp_obj_incref(cmp_arena *a, uint64_t off);
 /* Drop a reference.  Returns 1 when it was the last: the caller then
  * releases what the object owns and calls cmp_free(a, off). */
 int cmp_obj_decref(cmp_arena *a, uint64_t off);
+/* Drop `n` references at once (a dead process's, proc.h); 1 when they
+ * were the last, as cmp_obj_decref. */
+int cmp_obj_release(cmp_arena *a, uint64_t off, uint32_t n);
 
 /* Pickling: take a transfer reference (refs and pending both +1). */
 void cmp_obj_transfer_out(cmp_arena *a, uint64_t off);
@@ -165,5 +177,10 @@ void cmp_obj_transfer_out(cmp_arena *a, uint64_t off);
  * is not an object of `kind` inside the arena. */
 int cmp_obj_transfer_in(cmp_arena *a, uint64_t off, uint32_t generation,
                         uint32_t kind);
+
+/* Is `off` a live object of `kind` and `generation`?  For a reference the
+ * caller's process already holds (a start entry's, proc.h): 0, ESTALE or
+ * EINVAL as cmp_obj_transfer_in, and no reference taken. */
+int cmp_obj_check(cmp_arena *a, uint64_t off, uint32_t generation, uint32_t kind);
 
 #endif /* CMP_ARENA_H */

@@ -107,6 +107,17 @@ int cmp_task_alive(uint32_t id, uint32_t stamp, unsigned bits)
     return ((uint32_t)start & mask) == (stamp & mask);
 }
 
+int cmp_task_start(uint32_t id, uint32_t *start)
+{
+    char path[64];
+    uint64_t ticks = 0;
+    snprintf(path, sizeof path, "/proc/%u/stat", id);
+    if (id == 0 || read_stat(path, &ticks) != TASK_RUNNING)
+        return 0;
+    *start = (uint32_t)ticks;
+    return 1;
+}
+
 int cmp_owner_alive(uint32_t token, uint32_t stamp)
 {
     uint32_t word_stamp = (token & CMP_OWNER_MASK) >> CMP_OWNER_ID_BITS;

@@ -91,6 +91,10 @@ static inline uint32_t cmp_owner_id(uint32_t token) { return token & CMP_OWNER_I
  * lock word, 9 from a ring word, 0 bits for none. */
 int cmp_task_alive(uint32_t id, uint32_t stamp, unsigned bits);
 
+/* 1 with *start the low 32 bits of task `id`'s start time while it runs
+ * (not a zombie); 0 when it is gone or /proc cannot tell. */
+int cmp_task_start(uint32_t id, uint32_t *start);
+
 /* A lock owner: `token` from the word, `stamp` read beside it (lock.h). */
 int cmp_owner_alive(uint32_t token, uint32_t stamp);
 

@@ -1,6 +1,7 @@
 """The C cores on their own: csrc/tests/test_cores.c (lock, semaphore,
 event, condition, barrier, dict), csrc/tests/test_ring.c (the message ring) and
-csrc/tests/test_arena.c (the allocator), built with the sanitizers and warnings as errors, run across fork()ed
+csrc/tests/test_arena.c (the allocator) and csrc/tests/test_proc.c (the
+process table), built with the sanitizers and warnings as errors, run across fork()ed
 processes without Python."""
 import os
 import shutil
@@ -11,7 +12,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = ["arena", "owner", "spin", "lock", "semaphore", "event", "condition", "barrier",
          "dict"]
-PROGRAMS = {"test_cores": CORES, "test_ring": CORES + ["ring"], "test_arena": ["arena"]}
+# test_proc includes proc.c itself (it reaches into the table's entries).
+PROGRAMS = {"test_cores": CORES, "test_ring": CORES + ["ring"], "test_arena": ["arena"],
+            "test_proc": ["arena", "owner"]}
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")

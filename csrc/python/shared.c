@@ -3,6 +3,10 @@
 #include "shared.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "../proc.h"
 
 cmp_arena *cmp_the_arena;
 
@@ -34,13 +38,51 @@ static void unlink_live(cmp_shared *self)
     }
 }
 
-static void let_go(cmp_arena *a, uint64_t off, uint32_t kind)
+/* Drop n references; the last one destroys and frees the object.  Also
+ * what a reaper calls for a dead process's holdings (proc.h). */
+static void release_refs(cmp_arena *a, uint64_t off, uint32_t n)
 {
-    if (cmp_obj_decref(a, off)) {
+    if (cmp_obj_release(a, off, n)) {
+        uint32_t kind = cmp_obj(a, off)->kind;
         if (kind < CMP_KIND_COUNT && destroy_fns[kind])
             destroy_fns[kind](a, cmp_obj_body(a, off));
         cmp_free(a, off);
     }
+}
+
+static void let_go(cmp_arena *a, uint64_t off, uint32_t kind)
+{
+    (void)kind;
+    release_refs(a, off, 1);
+}
+
+/* This process's entry of the process table, claimed at the first need
+ * (when the table is full, after giving back what dead processes held). */
+static uint32_t self_entry(void)
+{
+    uint32_t idx = cmp_proc_self();
+    if (idx == CMP_PROC_NONE && cmp_proc_attach(cmp_the_arena) == EAGAIN) {
+        cmp_proc_reap(cmp_the_arena, release_refs, 1);
+        cmp_proc_attach(cmp_the_arena);
+        idx = cmp_proc_self();
+    }
+    return idx == CMP_PROC_NONE ? cmp_proc_self() : idx;
+}
+
+/* Count the wrapper's reference (already taken) in this process's entry.
+ * Without room to count it the reference is held uncounted: it works, and
+ * is lost only if this process dies without letting go. */
+static void count_ref(cmp_shared *self)
+{
+    uint32_t idx = self_entry();
+    self->proc = cmp_proc_hold(cmp_the_arena, idx, self->off, 1) ? CMP_PROC_NONE : idx;
+}
+
+static void uncount_ref(cmp_shared *self)
+{
+    if (cmp_proc_owns(self->proc))
+        cmp_proc_unhold(cmp_the_arena, self->proc, self->off, 1);
+    self->proc = CMP_PROC_NONE;
 }
 
 int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
@@ -66,7 +108,11 @@ int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
     self->off = off;
     self->kind = kind;
     self->body = cmp_obj_body(cmp_the_arena, off);
+    count_ref(self);
     link_live(self);
+    /* The periodic look for dead processes (at most one a second in the
+     * whole tree). */
+    cmp_proc_reap(cmp_the_arena, release_refs, 0);
     return 0;
 }
 
@@ -75,8 +121,10 @@ void cmp_shared_drop(cmp_shared *self)
     if (!self->off)
         return;
     unlink_live(self);
-    if (!self->released)
+    if (!self->released) {
+        uncount_ref(self);
         let_go(cmp_the_arena, self->off, self->kind);
+    }
     self->off = 0;
     self->body = NULL;
 }
@@ -118,6 +166,16 @@ int cmp_shared_clear(PyObject *self)
 
 __thread int cmp_durable_handles;
 
+/* While this thread pickles a new process's start data: the entry that
+ * counts what it pickles (proc.h, start entries). */
+static __thread uint32_t start_entry = CMP_PROC_NONE;
+
+/* Handle forms: (token, off, gen) a transfer; (token, off, gen, 1) a
+ * durable handle; (token, off, gen, 2, entry) a reference counted in a
+ * start entry, for the process that adopts it. */
+#define HANDLE_DURABLE 1u
+#define HANDLE_STARTED 2u
+
 static PyObject *shared_handle(PyObject *op, PyObject *unused)
 {
     (void)unused;
@@ -129,7 +187,14 @@ static PyObject *shared_handle(PyObject *op, PyObject *unused)
     if (cmp_durable_handles) {
         /* A reference kept by the stored pickle itself (shared.h). */
         cmp_obj_incref(cmp_the_arena, self->off);
-        return Py_BuildValue("(KKII)", token, off, gen, 1u);
+        return Py_BuildValue("(KKII)", token, off, gen, HANDLE_DURABLE);
+    }
+    if (start_entry != CMP_PROC_NONE) {
+        cmp_obj_incref(cmp_the_arena, self->off);
+        if (cmp_proc_hold(cmp_the_arena, start_entry, self->off, 1) == 0)
+            return Py_BuildValue("(KKIII)", token, off, gen, HANDLE_STARTED,
+                                 start_entry);
+        let_go(cmp_the_arena, self->off, self->kind);   /* not the last */
     }
     cmp_obj_transfer_out(cmp_the_arena, self->off);
     return Py_BuildValue("(KKI)", token, off, gen);
@@ -157,8 +222,8 @@ static PyObject *shared_drop_handle(PyObject *op, PyObject *unused)
 static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
 {
     unsigned long long token, off;
-    unsigned int gen, durable = 0;
-    if (!PyArg_ParseTuple(handle, "KKI|I:_rebuild", &token, &off, &gen, &durable))
+    unsigned int gen, form = 0, entry = CMP_PROC_NONE;
+    if (!PyArg_ParseTuple(handle, "KKI|II:_rebuild", &token, &off, &gen, &form, &entry))
         return NULL;
     if (!cmp_the_arena || token != cmp_arena_token(cmp_the_arena)) {
         PyErr_Format(PyExc_RuntimeError,
@@ -187,11 +252,19 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
         Py_DECREF(self);
         return NULL;
     }
-    /* A durable handle's object lives as long as the process tree: give
-     * the rebuild a transfer of its own to adopt. */
-    if (durable)
-        cmp_obj_transfer_out(cmp_the_arena, off);
-    int r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
+    int r;
+    if (form == HANDLE_STARTED) {
+        /* Counted for this process by its parent: adopt the count. */
+        r = cmp_proc_adopt(cmp_the_arena, entry);
+        if (r == 0)
+            r = cmp_obj_check(cmp_the_arena, off, gen, (uint32_t)kind);
+    } else {
+        /* A durable handle's object lives as long as the process tree:
+         * give the rebuild a transfer of its own to adopt. */
+        if (form == HANDLE_DURABLE)
+            cmp_obj_transfer_out(cmp_the_arena, off);
+        r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
+    }
     if (r) {
         Py_DECREF(self);
         PyErr_Format(PyExc_RuntimeError,
@@ -204,6 +277,10 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
     self->off = off;
     self->kind = (uint32_t)kind;
     self->body = cmp_obj_body(cmp_the_arena, off);
+    if (form == HANDLE_STARTED)
+        self->proc = entry;
+    else
+        count_ref(self);
     link_live(self);
     return (PyObject *)self;
 }
@@ -220,13 +297,132 @@ PyMethodDef cmp_shared_methods[] = {
 
 /* ---- module-level functions -------------------------------------------- */
 
+/* ---- fork and exit ------------------------------------------------------
+ *
+ * Before fork() the parent claims the child's entry and takes, for each
+ * wrapper the child inherits, a reference counted there.  After fork()
+ * the parent names the child (its pid, the one new in this thread's
+ * /proc children list), so a child killed before it ever runs is still
+ * found dead and given back; the child names itself too and adopts the
+ * entry. */
+
+static uint32_t forking_child = CMP_PROC_NONE;
+static pid_t *children_before;
+static size_t n_children_before;
+
+/* The children of this thread, from /proc/thread-self/children (a
+ * malloc'd array, NULL and 0 when unreadable). */
+static pid_t *read_children(size_t *n)
+{
+    *n = 0;
+    int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (ssize_t r; buf; len += (size_t)r) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        r = read(fd, buf + len, cap - 1 - len);
+        if (r <= 0)
+            break;
+    }
+    close(fd);
+    if (!buf)
+        return NULL;
+    buf[len] = '\0';
+    pid_t *pids = malloc((len / 2 + 1) * sizeof *pids);
+    for (char *p = buf, *end; pids && *p; p = end) {
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        pids[(*n)++] = (pid_t)v;
+    }
+    free(buf);
+    return pids;
+}
+
 static PyObject *mod_before_fork(PyObject *m, PyObject *unused)
 {
     (void)m; (void)unused;
+    if (!cmp_the_arena)
+        Py_RETURN_NONE;     /* no arena yet: no wrapper */
+    cmp_proc_reap(cmp_the_arena, release_refs, 0);
+    uint32_t child = cmp_proc_prepare_child(cmp_the_arena);
+    if (child == CMP_PROC_NONE) {
+        cmp_proc_reap(cmp_the_arena, release_refs, 1);
+        child = cmp_proc_prepare_child(cmp_the_arena);
+    }
     /* The child inherits every live wrapper: take its references now, while
-     * the parent's keep the objects alive.  (No arena yet: no wrapper.) */
-    for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
+     * the parent's keep the objects alive. */
+    for (cmp_shared *s = live_head.next; s != &live_head; s = s->next) {
         cmp_obj_incref(cmp_the_arena, s->off);
+        cmp_proc_hold(cmp_the_arena, child, s->off, 1);
+    }
+    free(children_before);
+    children_before = child == CMP_PROC_NONE ? NULL : read_children(&n_children_before);
+    forking_child = child;
+    cmp_proc_forking(cmp_the_arena, child);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_after_fork_parent(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    uint32_t child = forking_child;
+    forking_child = CMP_PROC_NONE;
+    if (child == CMP_PROC_NONE || !children_before)
+        Py_RETURN_NONE;
+    size_t n_after;
+    pid_t *after = read_children(&n_after), found = 0;
+    int news = 0;
+    for (size_t i = 0; after && i < n_after; i++) {
+        size_t j = 0;
+        while (j < n_children_before && children_before[j] != after[i])
+            j++;
+        if (j == n_children_before) {
+            found = after[i];
+            news++;
+        }
+    }
+    free(after);
+    free(children_before);
+    children_before = NULL;
+    /* Exactly one new child: it is this fork's.  Already gone (killed
+     * before it ran): give back what was taken for it.  No new child (the
+     * fork failed, or another thread reaped it, or its pid came back
+     * between the two reads): the child names itself if it runs. */
+    if (news == 1 && cmp_proc_name(cmp_the_arena, child, (uint32_t)found) == ESRCH)
+        cmp_proc_abandon(cmp_the_arena, child, release_refs);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_after_fork_child(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    uint32_t child = forking_child;
+    forking_child = CMP_PROC_NONE;
+    free(children_before);
+    children_before = NULL;
+    if (!cmp_the_arena)
+        Py_RETURN_NONE;
+    cmp_proc_become(cmp_the_arena, child);
+    if (child != CMP_PROC_NONE) {
+        for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
+            s->proc = child;
+    } else {
+        /* The parent had no entry for this child: count the inherited
+         * references (taken by the parent) in an entry of its own. */
+        for (cmp_shared *s = live_head.next; s != &live_head; s = s->next)
+            count_ref(s);
+    }
     Py_RETURN_NONE;
 }
 
@@ -239,9 +435,118 @@ static PyObject *mod_release_all(PyObject *m, PyObject *unused)
         cmp_shared *s = live_head.next;
         unlink_live(s);
         s->released = 1;
+        uncount_ref(s);
         let_go(cmp_the_arena, s->off, s->kind);
     }
+    if (cmp_the_arena)
+        cmp_proc_leave(cmp_the_arena, release_refs);
     Py_RETURN_NONE;
+}
+
+/* Start entries (proc.h): _start_begin() before a new process's start data
+ * is pickled, _start_end(entry) after (None: nothing was counted), then
+ * _start_named(entry, pid) once its pid is known, or _start_abandon(entry)
+ * when it did not start. */
+static PyObject *mod_start_begin(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    if (cmp_arena_check() < 0)
+        return NULL;
+    cmp_proc_reap(cmp_the_arena, release_refs, 0);
+    uint32_t idx = cmp_proc_prepare_child(cmp_the_arena);
+    if (idx == CMP_PROC_NONE) {
+        cmp_proc_reap(cmp_the_arena, release_refs, 1);
+        idx = cmp_proc_prepare_child(cmp_the_arena);
+    }
+    start_entry = idx;
+    if (idx == CMP_PROC_NONE)
+        Py_RETURN_NONE;     /* a full table: transfers, as without one */
+    return PyLong_FromUnsignedLong(idx);
+}
+
+/* An entry from Python: an index, or None for CMP_PROC_NONE. */
+static int entry_arg(PyObject *obj, uint32_t *idx)
+{
+    *idx = CMP_PROC_NONE;
+    if (obj == Py_None)
+        return 0;
+    unsigned long v = PyLong_AsUnsignedLong(obj);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (v >= CMP_PROC_MAX) {
+        PyErr_SetString(PyExc_ValueError, "not a process-table entry");
+        return -1;
+    }
+    *idx = (uint32_t)v;
+    return 0;
+}
+
+static PyObject *mod_start_end(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    start_entry = CMP_PROC_NONE;
+    uint32_t idx;
+    if (entry_arg(arg, &idx) < 0)
+        return NULL;
+    if (cmp_proc_counts_nothing(cmp_the_arena, idx)) {
+        /* Nothing pickled for the new process: no entry needed. */
+        cmp_proc_abandon(cmp_the_arena, idx, release_refs);
+        Py_RETURN_NONE;
+    }
+    cmp_proc_forking(cmp_the_arena, idx);
+    return PyLong_FromUnsignedLong(idx);
+}
+
+static PyObject *mod_start_named(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *obj;
+    unsigned int pid;
+    uint32_t idx;
+    if (!PyArg_ParseTuple(args, "OI:_start_named", &obj, &pid))
+        return NULL;
+    if (entry_arg(obj, &idx) < 0)
+        return NULL;
+    if (cmp_proc_name(cmp_the_arena, idx, pid) == ESRCH)
+        cmp_proc_abandon(cmp_the_arena, idx, release_refs);     /* gone already */
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_start_abandon(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    start_entry = CMP_PROC_NONE;
+    uint32_t idx;
+    if (entry_arg(arg, &idx) < 0)
+        return NULL;
+    cmp_proc_abandon(cmp_the_arena, idx, release_refs);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_reap(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    if (cmp_arena_check() < 0)
+        return NULL;
+    return PyLong_FromLong(cmp_proc_reap(cmp_the_arena, release_refs, 1));
+}
+
+static PyObject *mod_proc_stats(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    if (cmp_arena_check() < 0)
+        return NULL;
+    uint32_t self = cmp_proc_self();
+    unsigned long held = 0;
+    if (obj != Py_None) {
+        PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "_kind");
+        if (!k)
+            return NULL;    /* not a cmp shared object */
+        Py_DECREF(k);
+        held = cmp_proc_count(cmp_the_arena, self, ((cmp_shared *)obj)->off);
+    }
+    return Py_BuildValue("{sIsIsk}", "in_use", cmp_proc_in_use(cmp_the_arena),
+                         "self", self, "held", held);
 }
 
 static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
@@ -249,9 +554,12 @@ static PyObject *mod_arena_stats(PyObject *m, PyObject *unused)
     (void)m; (void)unused;
     if (cmp_arena_check() < 0)
         return NULL;
+    /* Exact figures: first give back what dead processes held. */
+    cmp_proc_reap(cmp_the_arena, release_refs, 1);
     cmp_arena_stats st;
     cmp_arena_get_stats(cmp_the_arena, &st);
-    return Py_BuildValue("{sKsKsKsKsKsKsK}", "size", (unsigned long long)st.size,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsK}", "size", (unsigned long long)st.size,
+                         "meta_bytes", (unsigned long long)st.meta_bytes,
                          "top", (unsigned long long)st.top,
                          "bytes_in_use", (unsigned long long)st.bytes_in_use,
                          "blocks_in_use", (unsigned long long)st.blocks_in_use,
@@ -388,6 +696,24 @@ static PyMethodDef module_functions[] = {
      "_arena_fd()\n--\n\nThe arena's memfd (close-on-exec), for a child that joins."},
     {"_before_fork", mod_before_fork, METH_NOARGS,
      "_before_fork()\n--\n\nTake the references a forked child inherits."},
+    {"_after_fork_parent", mod_after_fork_parent, METH_NOARGS,
+     "_after_fork_parent()\n--\n\nName the child this fork made in its entry."},
+    {"_after_fork_child", mod_after_fork_child, METH_NOARGS,
+     "_after_fork_child()\n--\n\nAdopt the entry the parent prepared."},
+    {"_start_begin", mod_start_begin, METH_NOARGS,
+     "_start_begin()\n--\n\nClaim a start entry for the process whose start data\n"
+     "this thread pickles next; its index, or None."},
+    {"_start_end", mod_start_end, METH_O,
+     "_start_end(entry, /)\n--\n\nThe start data is pickled: the entry to name, or None."},
+    {"_start_named", mod_start_named, METH_VARARGS,
+     "_start_named(entry, pid, /)\n--\n\nThe started process is pid."},
+    {"_start_abandon", mod_start_abandon, METH_O,
+     "_start_abandon(entry, /)\n--\n\nThe process did not start: give back."},
+    {"_reap", mod_reap, METH_NOARGS,
+     "_reap()\n--\n\nGive back what dead processes held; how many were found."},
+    {"_proc_stats", mod_proc_stats, METH_O,
+     "_proc_stats(obj, /)\n--\n\nThe process table: entries in use, this process's\n"
+     "entry, and how many references of obj (or None) it counts."},
     {"_release_all", mod_release_all, METH_NOARGS,
      "_release_all()\n--\n\nLet go of every shared object (process exit)."},
     {"arena_stats", mod_arena_stats, METH_NOARGS,

@@ -1,10 +1,13 @@
 /*
  * shared.h - what every cmp Python type that wraps a shared object shares.
  *
- * A wrapper holds one shared reference to its object.  The wrappers alive in
- * this process are kept on one list so that a fork can take a reference for
- * the child on behalf of each (the child inherits the wrappers), and a child
- * that exits can let all of them go at once (cmp_shared_release_all).
+ * A wrapper holds one shared reference to its object, counted in this
+ * process's entry of the process table (proc.h), so that the reference is
+ * given back when the process dies without letting go.  The wrappers alive
+ * in this process are kept on one list so that a fork can take a reference
+ * for the child on behalf of each (the child inherits the wrappers) and
+ * count it in the child's entry, and a child that exits can let all of them
+ * go at once (_release_all).
  *
  * Pickling records (arena token, offset, generation) and takes a transfer
  * reference (arena.h); rebuilding in a process of the same tree adopts it.
@@ -29,6 +32,8 @@ typedef struct cmp_shared {
     uint64_t off;               /* the object's offset */
     struct cmp_shared *prev, *next;
     uint32_t kind;
+    uint32_t proc;              /* the process-table entry that counts the
+                                   reference (CMP_PROC_NONE: none) */
     int released;               /* the reference was let go at exit */
     PyObject *weakreflist;
     PyObject *dict;
