@@ -288,57 +288,54 @@ def _waiter_round(ctx, make, wake, out, r):
     assert woken == sorted(r * WAITERS + i for i in survivors)
 
 
-def semaphore_waiter(ctx, n):
-    sem, out = ctx.Semaphore(0), ctx.Queue()
+def _waiter_campaign(ctx, n, out, target, args, wake, after_round):
+    """n rounds of _waiter_round: args(who, turn) are a waiter's, wake(turn)
+    wakes the waiters of that turn; then a control round."""
     for r in range(n):
-        def wake():
-            for _ in range(WAITERS):    # one more than the survivors need
-                sem.release()
-        _waiter_round(ctx, (_sem_waiter, lambda i: (sem, out, r * WAITERS + i)),
-                      wake, out, r)
-        # The dead one took the spare unit, or it is left.
-        assert sem.get_value() in (0, 1)
-        while sem.acquire(False):
-            pass
+        _waiter_round(ctx, (target, lambda i: args(r * WAITERS + i, r + 1)),
+                      lambda: wake(r + 1), out, r)
+        after_round()
     before = arena_in_use()
-    p = ctx.Process(target=_sem_waiter, args=(sem, out, "last"))
+    p = ctx.Process(target=target, args=args("last", n + 1))
     p.start()
-    sem.release()
+    wait_asleep(p.pid)
+    wake(n + 1)
     assert out.get(timeout=TIMEOUT) == "last"
     p.join(TIMEOUT)
     assert p.exitcode == 0
     arena_back(before, killed=0)
     out.close()
     out.join_thread()
+
+
+def semaphore_waiter(ctx, n):
+    sem, out = ctx.Semaphore(0), ctx.Queue()
+
+    def wake(turn):
+        for _ in range(WAITERS):        # one more than the survivors need
+            sem.release()
+
+    def after_round():
+        # The dead one took the spare unit, or it is left.
+        assert sem.get_value() in (0, 1)
+        while sem.acquire(False):
+            pass
+    _waiter_campaign(ctx, n, out, _sem_waiter, lambda who, turn: (sem, out, who),
+                     wake, after_round)
     return "%d Semaphore waiters killed, every survivor woken" % n
 
 
 def condition_waiter(ctx, n):
     cond, turn, out = ctx.Condition(), ctx.RawValue("i", 0), ctx.Queue()
-    for r in range(n):
-        def wake():
-            with warnings.catch_warnings():
-                _ignore_owner_died()
-                with cond:
-                    turn.value = r + 1
-                    cond.notify_all()
-        _waiter_round(ctx, (_cond_waiter, lambda i: (cond, turn, out, r * WAITERS + i, r + 1)),
-                      wake, out, r)
-    before = arena_in_use()
-    p = ctx.Process(target=_cond_waiter, args=(cond, turn, out, "last", n + 1))
-    p.start()
-    wait_asleep(p.pid)
-    with warnings.catch_warnings():
-        _ignore_owner_died()
-        with cond:
-            turn.value = n + 1
-            cond.notify_all()
-    assert out.get(timeout=TIMEOUT) == "last"
-    p.join(TIMEOUT)
-    assert p.exitcode == 0
-    arena_back(before, killed=0)
-    out.close()
-    out.join_thread()
+
+    def wake(t):
+        with warnings.catch_warnings():
+            _ignore_owner_died()
+            with cond:
+                turn.value = t
+                cond.notify_all()
+    _waiter_campaign(ctx, n, out, _cond_waiter,
+                     lambda who, t: (cond, turn, out, who, t), wake, lambda: None)
     return "%d Condition waiters killed, every survivor woken" % n
 
 
