@@ -432,7 +432,9 @@ def test_barrier_party_killed_then_abort_and_reset_give_a_usable_barrier(start_m
 # show as a delay of up to 0.2 s.
 
 FULL_NAPS = 0.3
-HANDOFF_LATE = 0.05
+HANDOFF_LATE = 0.1
+# (The old build, one run of the six cases: 19 wake-ups over 0.05 s, 16 of
+# them 0.14 to 0.197 s late; 5 of the 6 cases failed.)
 
 
 def _wait_once(prim):
