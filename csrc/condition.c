@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "handoff.h"
 #include "spin.h"
 
 /* seq and owed are the lock's cmp_lock_debt (condition.h). */
@@ -57,14 +58,17 @@ int cmp_cond_wait(cmp_cond *c, cmp_lock *l, uint32_t epoch, const cmp_deadline *
     /* A notify may move us onto the lock's word: count ourselves there
      * too (lock.h).  Sequentially consistent: counted before we sleep. */
     __atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
+    /* From here until we return, our death wakes another sleeper. */
+    cmp_handoff h = cmp_handoff_arm(&c->bell);
     for (;;) {
         uint32_t now = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
         if (now != epoch && take_token(c))
             break;
-        r = cmp_futex_nap(&c->seq, now, d);
+        r = cmp_handoff_nap(&h, &c->seq, now, &c->bell, d);
         if (r == ETIMEDOUT || r == EINTR)
             break;
     }
+    cmp_handoff_disarm(&h);
     /* Before we take the lock, which reads the count without us. */
     __atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_SEQ_CST);
     /* Relaxed: a stale larger count only costs notify one spare wake. */

@@ -13,7 +13,8 @@
  *   +16  uint32_t sleepers  waiters inside futex_wait on `seq` (or about to)
  *   +20  uint32_t spin      adaptive spin estimate for the wait (spin.h)
  *   +24  uint32_t lock_spin adaptive spin estimate for re-acquiring the lock
- *   +28  uint32_t pad
+ *   +28  uint32_t bell      always 0: a sleeper killed as a wake picks it
+ *                           passes the wake-up on through it (handoff.h)
  *   +32  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * The user's lock (a cmp Lock or RLock, separate object) guards `waiters`
@@ -71,8 +72,13 @@
  * to the word of a lock whose holder died still notices (lock.h).
  *
  * Killed processes: a waiter killed while WAITING leaves its count in
- * `waiters` (a later notify hands it a token nobody takes: one wake-up is
- * lost, never a hang of the others beyond that).
+ * `waiters` (a later notify_all hands it a token nobody takes, which the
+ * next eligible waiter may take as a spurious wake-up).  A sleeper killed
+ * just as a wake (the debt's FUTEX_WAKE, or a requeue's) picks it wakes
+ * another sleeper of `seq` as it dies (handoff.h), which takes the token
+ * the dead one was woken for: the wake-up is not lost.  A waiter killed
+ * after it took its token and before it re-acquired the lock was woken:
+ * notify(n) counts it among its n.
  */
 #ifndef CMP_CONDITION_H
 #define CMP_CONDITION_H
@@ -91,7 +97,7 @@ typedef struct {
     uint32_t sleepers;
     uint32_t spin;
     uint32_t lock_spin;
-    uint32_t pad;
+    uint32_t bell;
     uint64_t seen[2];
 } cmp_cond;
 

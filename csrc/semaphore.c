@@ -1,5 +1,6 @@
 /* semaphore.c - the semaphore's slow paths (layout and states: semaphore.h). */
 #include "semaphore.h"
+#include "handoff.h"
 #include "spin.h"
 
 static int ready(void *arg)
@@ -13,6 +14,8 @@ int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
     if (cmp_spin(&s->spin, s->seen, ready, s, &start))
         return 0;
     __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+    /* From here until we return, our death wakes another sleeper. */
+    cmp_handoff h = cmp_handoff_arm(&s->bell);
     int r;
     for (;;) {
         uint32_t v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST);
@@ -23,11 +26,12 @@ int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
                 /* Relaxed: only the release side's wake decision reads it,
                  * and a stale larger count only costs one spare wake. */
                 __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);
+                cmp_handoff_disarm(&h);
                 cmp_spin_slept(&s->spin, start);
                 return 0;
             }
         }
-        r = cmp_futex_nap(&s->value, SEM_EMPTY, d);
+        r = cmp_handoff_nap(&h, &s->value, SEM_EMPTY, &s->bell, d);
         if (r == ETIMEDOUT || r == EINTR)
             break;
     }
@@ -35,11 +39,13 @@ int cmp_sem_acquire_slow(cmp_sem *s, const cmp_deadline *d)
      * the unit after all, or hand the wake-up on to another waiter. */
     if (r == ETIMEDOUT && cmp_sem_try(s)) {
         __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);   /* as above */
+        cmp_handoff_disarm(&h);
         return 0;
     }
     uint32_t others = __atomic_sub_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
     if (others && __atomic_load_n(&s->value, __ATOMIC_SEQ_CST) != SEM_EMPTY)
         futex_wake(&s->value, 1);
+    cmp_handoff_disarm(&h);
     return r;
 }
 

@@ -7,7 +7,10 @@
  *   +4   uint32_t waiters   threads registered to sleep on `value`
  *   +8   uint32_t maxvalue  the bound of a BoundedSemaphore, or SEM_UNBOUNDED
  *   +12  uint32_t spin      adaptive spin estimate (spin.h)
- *   +16  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
+ *   +16  uint32_t bell      always 0: a sleeper killed as a release wakes it
+ *                           passes the wake-up on through it (handoff.h)
+ *   +20  uint32_t pad
+ *   +24  uint64_t seen[2]   the last threads to use it, and their CPUs (spin.h)
  *
  * States of `value`:
  *   SEM_EMPTY   0: acquire must wait
@@ -21,7 +24,9 @@
  * other's write: the waiter sees the unit or the releaser sees the waiter.
  *
  * A process killed while it holds units keeps them: a semaphore has no
- * owner, as with the stdlib's.
+ * owner, as with the stdlib's.  A sleeper killed just as a release's wake
+ * picks it wakes another sleeper as it dies (handoff.h): the unit it was
+ * woken for is taken at once, not after a nap.
  */
 #ifndef CMP_SEMAPHORE_H
 #define CMP_SEMAPHORE_H
@@ -40,6 +45,8 @@ typedef struct {
     uint32_t waiters;
     uint32_t maxvalue;
     uint32_t spin;
+    uint32_t bell;
+    uint32_t pad;
     uint64_t seen[2];
 } cmp_sem;
 
@@ -49,6 +56,7 @@ static inline void cmp_sem_init(cmp_sem *s, uint32_t value, uint32_t maxvalue)
     s->waiters = 0;
     s->maxvalue = maxvalue;
     s->spin = 0;
+    s->bell = s->pad = 0;
     s->seen[0] = s->seen[1] = 0;
 }
 

@@ -8,7 +8,7 @@ import pytest
 import cmp
 from cmp import _cmp
 from cmp._core import arena_stats
-from conftest import TIMEOUT
+from conftest import START_METHODS, TIMEOUT
 
 
 def _usage():
@@ -45,15 +45,15 @@ def _child_uses_after_parent_dropped(conn):
     conn.close()
 
 
-def test_transfer_keeps_object_alive_until_rebuilt():
+def test_transfer_keeps_object_alive_until_rebuilt(start_method):
     import multiprocessing
+    ctx = cmp.get_context(start_method)
     start = _usage()
     parent, child = multiprocessing.Pipe()
-    p = multiprocessing.get_context("fork").Process(
-        target=_child_uses_after_parent_dropped, args=(child,))
+    p = ctx.Process(target=_child_uses_after_parent_dropped, args=(child,))
     p.start()
     child.close()
-    lock = cmp.Lock()
+    lock = ctx.Lock()
     parent.send(lock)           # pickled: a transfer reference
     del lock                    # the parent lets go before the child rebuilds
     ok, refs = parent.recv()
@@ -64,19 +64,21 @@ def test_transfer_keeps_object_alive_until_rebuilt():
     assert _usage() == start
 
 
-def _fork_child_holds(lock, conn):
+def _child_holds(lock, conn):
     conn.send(_cmp._shared_refcount(lock))
     conn.recv()
     conn.close()
 
 
-def test_forked_children_hold_their_own_references():
+def test_children_hold_their_own_references(start_method):
+    # Inherited (fork) or rebuilt from the start's pickle (spawn,
+    # forkserver): the child's reference is its own either way.
     import multiprocessing
+    ctx = cmp.get_context(start_method)
     start = _usage()
-    lock = cmp.Lock()
+    lock = ctx.Lock()
     parent, child = multiprocessing.Pipe()
-    p = multiprocessing.get_context("fork").Process(
-        target=_fork_child_holds, args=(lock, child))
+    p = ctx.Process(target=_child_holds, args=(lock, child))
     p.start()
     child.close()
     assert parent.recv() == 2   # the parent's and the child's
@@ -115,6 +117,8 @@ print(_cmp._shared_refcount(lock))
 
 
 def test_raw_fork_child_normal_exit_releases():
+    # Fork only by nature: a bare os.fork() outside multiprocessing, whose
+    # child inherits the parent's references and lets go at exit.
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-c", CHILD_EXITS_NORMALLY],
@@ -128,11 +132,15 @@ def _noop(obj):
     pass
 
 
-def test_passing_to_a_spawned_process_raises_clearly(process_helpers):
-    # A process the stdlib's spawn context starts maps no arena of this
-    # tree: refuse at start, instead of breaking in the child.
+@pytest.mark.parametrize("start_method", [m for m in START_METHODS if m != "fork"])
+def test_passing_to_a_stdlib_spawned_process_raises_clearly(start_method):
+    # A process the stdlib's spawn or forkserver context starts maps no
+    # arena of this tree: refuse at start, instead of breaking in the
+    # child.  (The stdlib's fork context forks: its children inherit the
+    # arena.)
     import multiprocessing
-    proc = multiprocessing.get_context("spawn").Process(target=_noop, args=(cmp.Lock(),))
+    lock = cmp.get_context(start_method).Lock()
+    proc = multiprocessing.get_context(start_method).Process(target=_noop, args=(lock,))
     with pytest.raises(RuntimeError, match="shared arena"):
         proc.start()
 

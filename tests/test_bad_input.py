@@ -9,7 +9,10 @@ the case is a documented difference (DIFF below, listed in the README's
 differences): the stdlib is not run, and cmp's answer is checked.
 
 A Pool given a bad argument must stay usable: every pool case is followed
-by a task on the same pool.
+by a task on the same pool.  The pool cases run under every start method:
+under fork each has its own test; under spawn and forkserver, where a pool
+takes about a second to start, they run in turn on one pool per backend
+(each still followed by the usability check).
 """
 import ctypes
 import math
@@ -22,7 +25,7 @@ import threading
 import pytest
 
 import cmp
-from conftest import TIMEOUT
+from conftest import START_METHODS, TIMEOUT
 
 SEM_VALUE_MAX = multiprocessing.synchronize.SEM_VALUE_MAX
 INF = float("inf")
@@ -528,27 +531,38 @@ BEFORE_310_HANGS = {"Pool(maxtasksperchild=0)", "Pool(maxtasksperchild=-1)",
                     "Pool(maxtasksperchild=1.5)", "Pool(maxtasksperchild='1')"}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_argument(name):
+def _check_case(name, std, mine):
     fn = CASES[name]
     if name in BEFORE_310_HANGS and sys.version_info < (3, 10):
-        assert outcome(fn, cmp) == ("raise", ValueError)
+        assert outcome(fn, mine) == ("raise", ValueError)
         return
-    want = outcome(fn, _stdlib)
-    got = outcome(fn, cmp)
+    want = outcome(fn, std)
+    got = outcome(fn, mine)
     assert got == want, "%s: stdlib %r, cmp %r" % (name, want, got)
 
 
-@pytest.fixture
-def pools():
-    made = {"stdlib": _stdlib.Pool(2), "cmp": cmp.Pool(2)}
-    yield made
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_argument(name):
+    _check_case(name, _stdlib, cmp)
+
+
+def _make_pools(std, mine):
+    return {"stdlib": std.Pool(2), "cmp": mine.Pool(2)}
+
+
+def _end_pools(made):
     for pool in made.values():
         pool.terminate()
         pool.join()
     # the stdlib's pool closes its pipes when it is collected
     made.clear()
-    del pool
+
+
+@pytest.fixture
+def pools():
+    made = _make_pools(_stdlib, cmp)
+    yield made
+    _end_pools(made)
 
 
 def _still_usable(pool):
@@ -556,18 +570,45 @@ def _still_usable(pool):
     assert pool.map(sqr, range(5)) == [0, 1, 4, 9, 16]
 
 
-@pytest.mark.parametrize("name", sorted(POOL_CASES))
-def test_bad_argument_to_a_pool(name, pools):
+def _check_pool_case(name, std, mine, pools):
     fn = POOL_CASES[name]
-    want = outcome(fn, _stdlib, pools["stdlib"])
-    got = outcome(fn, cmp, pools["cmp"])
+    want = outcome(fn, std, pools["stdlib"])
+    got = outcome(fn, mine, pools["cmp"])
     assert got == want, "%s: stdlib %r, cmp %r" % (name, want, got)
     _still_usable(pools["cmp"])
     _still_usable(pools["stdlib"])
 
 
+def _check_difference(name, mine, pools):
+    got = outcome(DIFF_CASES[name], mine, pools["cmp"])
+    assert got == DIFF[name], "%s: cmp %r" % (name, got)
+    _still_usable(pools["cmp"])
+
+
+@pytest.mark.parametrize("name", sorted(POOL_CASES))
+def test_bad_argument_to_a_pool(name, pools):
+    _check_pool_case(name, _stdlib, cmp, pools)
+
+
 @pytest.mark.parametrize("name", sorted(DIFF_CASES))
 def test_documented_difference(name, pools):
-    got = outcome(DIFF_CASES[name], cmp, pools["cmp"])
-    assert got == DIFF[name]
-    _still_usable(pools["cmp"])
+    _check_difference(name, cmp, pools)
+
+
+@pytest.mark.parametrize("start_method", [m for m in START_METHODS if m != "fork"])
+def test_bad_arguments_to_pools_of_other_start_methods(start_method):
+    # The fork tests above, every case in turn, under spawn or forkserver:
+    # the Pool constructions (their workers started by the method), then
+    # the cases on one running pool per backend, the differences last.
+    std = multiprocessing.get_context(start_method)
+    mine = cmp.get_context(start_method)
+    for name in sorted(n for n in CASES if n.startswith("Pool(")):
+        _check_case(name, std, mine)
+    made = _make_pools(std, mine)
+    try:
+        for name in sorted(POOL_CASES):
+            _check_pool_case(name, std, mine, made)
+        for name in sorted(DIFF_CASES):
+            _check_difference(name, mine, made)
+    finally:
+        _end_pools(made)

@@ -5,15 +5,18 @@ The matrix: a child blocks in the call; the test waits until the child's
 main thread is really asleep (state S in /proc/PID/task/PID/stat, seen
 without a break for several scheduler switch intervals, so not just
 waiting for the interpreter lock), then sends SIGINT; the child must
-raise KeyboardInterrupt out of the call.  Fork only: the objects reach
-the child by inheritance.
+raise KeyboardInterrupt out of the call.  The core waits run for every
+start method (the objects reach a spawned child pickled with its start);
+the Pool's, for fork.
 
-The probe: in this process, a handler that raises is armed with
-setitimer a few microseconds before the call, so the signal lands while
-the call spins, registers or is about to sleep, the moments a sleep does
-not see the signal.  cmp's naps end so that the handlers run (csrc/spin.h):
-the call must raise within LATE seconds, every time.
+The probe: in a child of each start method, a handler that raises is
+armed with setitimer a few microseconds before the call, so the signal
+lands while the call spins, registers or is about to sleep, the moments a
+sleep does not see the signal.  cmp's naps end so that the handlers run
+(csrc/spin.h): the call must raise within LATE seconds, every time.
 """
+import functools
+import multiprocessing
 import os
 import random
 import signal
@@ -24,7 +27,8 @@ import pytest
 
 import cmp
 from conftest import TIMEOUT
-from test_robustness import _blocked_then_interrupted, _interrupt_promptly
+from test_robustness import (_blocked_then_interrupted, _call, _interrupt_promptly,
+                             _wait_on_condition)
 
 
 # The stdlib's Barrier keeps its state in the stdlib's shared heap, whose
@@ -38,12 +42,13 @@ def _sleep_long(x):
 
 
 # name -> make(mp) -> (block, cleanup): block() runs in the child, blocks
-# until interrupted; cleanup() runs in the parent after the child ended.
+# until interrupted (picklable, for a spawned child); cleanup() runs in the
+# parent after the child ended.
 
 def _lock(mp):
     lock = mp.Lock()
     lock.acquire()
-    return lock.acquire, lock.release
+    return functools.partial(_call, "acquire", lock), lock.release
 
 
 def held_by_a_thread(lock):
@@ -64,31 +69,23 @@ def _rlock(mp):
     # Held by a thread of the parent: the stdlib's RLock takes a forked
     # child's main thread for the parent's (same thread ident).
     lock = mp.RLock()
-    return lock.acquire, held_by_a_thread(lock)
+    return functools.partial(_call, "acquire", lock), held_by_a_thread(lock)
 
 
 def _semaphore(mp):
-    sem = mp.Semaphore(0)
-    return sem.acquire, None
+    return functools.partial(_call, "acquire", mp.Semaphore(0)), None
 
 
 def _event(mp):
-    ev = mp.Event()
-    return ev.wait, None
+    return functools.partial(_call, "wait", mp.Event()), None
 
 
 def _condition(mp):
-    cond = mp.Condition()
-
-    def block():
-        with cond:
-            cond.wait()
-    return block, None
+    return functools.partial(_wait_on_condition, mp.Condition()), None
 
 
 def _barrier(mp):
-    bar = mp.Barrier(2)
-    return bar.wait, None
+    return functools.partial(_call, "wait", mp.Barrier(2)), None
 
 
 def _close(q):
@@ -98,31 +95,33 @@ def _close(q):
 
 def _queue_get(mp):
     q = mp.Queue()
-    return q.get, lambda: _close(q)
+    return functools.partial(_call, "get", q), lambda: _close(q)
+
+
+def _put_twice(q):
+    q.put(1)
+    q.put(2)
 
 
 def _queue_put(mp):
     q = mp.Queue(1)
+    return functools.partial(_put_twice, q), lambda: _close(q)
 
-    def block():
-        q.put(1)
-        q.put(2)
-    return block, lambda: _close(q)
+
+def _join_unfinished(q):
+    q.put(1)
+    q.get()
+    q.join()                    # one task never marked done
 
 
 def _joinable_join(mp):
     q = mp.JoinableQueue()
-
-    def block():
-        q.put(1)
-        q.get()
-        q.join()                # one task never marked done
-    return block, lambda: _close(q)
+    return functools.partial(_join_unfinished, q), lambda: _close(q)
 
 
 def _simple_get(mp):
     q = mp.SimpleQueue()
-    return q.get, q.close
+    return functools.partial(_call, "get", q), q.close
 
 
 def _pool_wait(mp, how):
@@ -155,8 +154,7 @@ BLOCKERS = {
 }
 
 
-@pytest.mark.parametrize("what", sorted(BLOCKERS))
-def test_sigint_while_asleep_interrupts(mp, notes, what):
+def _sigint_while_asleep(mp, notes, what):
     block, cleanup = BLOCKERS[what](mp)
     p = mp.Process(target=_blocked_then_interrupted, args=(block, notes))
     p.start()
@@ -168,6 +166,21 @@ def test_sigint_while_asleep_interrupts(mp, notes, what):
             p.join(TIMEOUT)
         if cleanup:
             cleanup()
+
+
+# The cores' waits (the others are the Pool's, in cmp/pool.py).
+CORE_WAITS = sorted(w for w in BLOCKERS if not w.startswith("Pool"))
+POOL_WAITS = sorted(w for w in BLOCKERS if w.startswith("Pool"))
+
+
+@pytest.mark.parametrize("what", CORE_WAITS)
+def test_sigint_while_asleep_interrupts(ctx, notes, what):
+    _sigint_while_asleep(ctx, notes, what)
+
+
+@pytest.mark.parametrize("what", POOL_WAITS)
+def test_sigint_while_asleep_interrupts_pool(mp, notes, what):
+    _sigint_while_asleep(mp, notes, what)
 
 
 # ---- the timer-signal probe -------------------------------------------------
@@ -331,26 +344,51 @@ def probe(what, trials):
     return misses
 
 
-# The cores' waits.  The Pool's result get and imap next wait in Python
-# (cmp/pool.py: select.poll with the whole timeout), where a signal that
-# lands just before poll(2) starts waits for the timeout (1 of 100 seen),
-# and an exception raised by a handler inside the pool's reader code can
-# leave a later get() hanging (seen twice in 8 runs of 100): not the
-# cores', left for cmp/pool.py.
-CORE_WAITS = sorted(w for w in BLOCKERS if not w.startswith("Pool"))
+# The probe covers the cores' waits.  The Pool's result get and imap next
+# wait in Python (cmp/pool.py: select.poll with the whole timeout), where a
+# signal that lands just before poll(2) starts waits for the timeout (1 of
+# 100 seen), and an exception raised by a handler inside the pool's reader
+# code can leave a later get() hanging (seen twice in 8 runs of 100): not
+# the cores', left for cmp/pool.py.
+
+def _probe_and_send(what, trials, conn):
+    conn.send(probe(what, trials))
+    conn.close()
+
+
+def probe_in_child(start_method, what, trials):
+    """probe() in a child started by `start_method`: its waits run in a
+    process that joined the arena (spawn, forkserver) or inherited it."""
+    r, w = multiprocessing.Pipe(duplex=False)
+    p = cmp.get_context(start_method).Process(target=_probe_and_send,
+                                               args=(what, trials, w))
+    p.start()
+    w.close()
+    try:
+        # A miss costs PROBE_TIMEOUT at most.
+        assert r.poll(TIMEOUT + trials * PROBE_TIMEOUT), "the probe never reported"
+        misses = r.recv()
+    finally:
+        r.close()
+        p.join(TIMEOUT)
+        if p.is_alive():
+            p.kill()
+            p.join(TIMEOUT)
+    assert p.exitcode == 0
+    return misses
 
 
 @pytest.mark.parametrize("what", CORE_WAITS)
-def test_timer_signal_before_the_wait_is_never_missed(what):
-    misses = probe(what, 100)
+def test_timer_signal_before_the_wait_is_never_missed(start_method, what):
+    misses = probe_in_child(start_method, what, 100)
     assert misses == [], "%d of 100 missed: %s" % (len(misses), misses[:5])
 
 
 @pytest.mark.stress
 @pytest.mark.parametrize("what", CORE_WAITS)
-def test_stress_timer_signal_before_the_wait(what):
+def test_stress_timer_signal_before_the_wait(start_method, what):
     trials = 2000
-    misses = probe(what, trials)
-    print("\n%s: %d of %d timer signals missed" % (what, len(misses), trials))
+    misses = probe_in_child(start_method, what, trials)
+    print("\n%s (%s): %d of %d timer signals missed"
+          % (what, start_method, len(misses), trials))
     assert misses == [], misses[:5]
-

@@ -3,8 +3,13 @@
  * wrap-around, out-of-line payloads, a full ring, producers and consumers
  * racing across fork()ed processes (head and tail helped along), a
  * producer killed while its record is CLAIMED and a consumer killed while
- * its record is READING.  Uses only ring.h's API (and the arena for
- * out-of-line blocks).
+ * its record is READING.  Those use only ring.h's API (and the arena for
+ * out-of-line blocks).  Two more write control words by hand (the layout
+ * ring.h documents) to reach states a race only reaches by chance: a
+ * producer stalled between its claim and its advance of tail, a consumer
+ * stalled between its claim and its advance of head (the others must help
+ * past them), and records held by a dead process whose pid now belongs to
+ * a live one (told apart by the stamp bits).
  *
  * Built and run by tests/test_c_core.py under AddressSanitizer and
  * UndefinedBehaviorSanitizer.  Prints one line per check; exits 0 when all
@@ -22,6 +27,7 @@
 
 #include "../arena.h"
 #include "check.h"
+#include "../owner.h"
 #include "../ring.h"
 
 #define WAIT_SECONDS 30.0   /* only matters when something is broken */
@@ -416,6 +422,232 @@ static void test_consumer_killed_in_reading(void)
     puts("ok ring consumer killed in READING: its cells freed by the next producer");
 }
 
+/* ---- control words by hand -------------------------------------------------
+ *
+ * ring.h's layout: the control words follow the header, the cells follow
+ * the words; a busy word is state (3 bits) | pid (22) | seq (19) | stamp
+ * (9) | k (11); a record's cells hold {len, flags | tag << 8} and then its
+ * payload. */
+
+static uint64_t *ctl_words(cmp_ring *r)
+{
+    return (uint64_t *)(r + 1);
+}
+
+static uint64_t hand_word(uint64_t st, uint32_t pid, uint32_t stamp, uint64_t pos,
+                          uint32_t k)
+{
+    return st << RING_ST_SHIFT | (uint64_t)(pid & 0x3fffffu) << 39 |
+           (pos & 0x7ffffull) << 20 | (uint64_t)(stamp & 0x1ffu) << 11 | k;
+}
+
+/* Claim the `k` cells at `pos` for (pid, stamp) as try_put's CAS does,
+ * and stop there: tail is not advanced, nothing is written. */
+static void hand_claim(cmp_ring *r, uint64_t pos, uint32_t k, uint32_t pid, uint32_t stamp)
+{
+    uint64_t *ctl = ctl_words(r);
+    uint64_t mask = r->nslots - 1;
+    CHECK(ctl[pos & mask] == (pos & ((1ull << RING_ST_SHIFT) - 1)));   /* FREE(pos) */
+    for (uint32_t i = 1; i < k; i++)
+        __atomic_store_n(&ctl[(pos + i) & mask], hand_word(RING_BODY, pid, stamp, pos, i),
+                         __ATOMIC_RELEASE);
+    __atomic_store_n(&ctl[pos & mask], hand_word(RING_CLAIMED, pid, stamp, pos, k),
+                     __ATOMIC_RELEASE);
+}
+
+/* Write message `i` of `len` bytes into the record claimed at `pos` (not
+ * wrapping) and publish it, as the stalled producer would. */
+static void hand_publish(cmp_ring *r, uint64_t pos, uint32_t len, uint32_t i, uint32_t tag)
+{
+    uint64_t *ctl = ctl_words(r);
+    uint64_t mask = r->nslots - 1;
+    char *cell = (char *)(ctl + r->nslots) + (pos & mask) * CMP_RING_CELL;
+    uint32_t hdr[2] = {len, tag << RING_TAG_SHIFT};
+    CHECK((pos & mask) * CMP_RING_CELL + CMP_RING_HDR + len <= r->nslots * CMP_RING_CELL);
+    memcpy(cell, hdr, sizeof hdr);
+    fill(cell + CMP_RING_HDR, len, i);
+    uint64_t w = ctl[pos & mask];
+    CHECK(w >> RING_ST_SHIFT == RING_CLAIMED);
+    __atomic_store_n(&ctl[pos & mask], (w & ~(7ull << RING_ST_SHIFT)) |
+                                           RING_PUBLISHED << RING_ST_SHIFT,
+                     __ATOMIC_RELEASE);
+}
+
+/* Replace the stamp bits of the busy word at `pos`. */
+static void hand_restamp(cmp_ring *r, uint64_t pos, uint32_t stamp)
+{
+    uint64_t *ctl = ctl_words(r);
+    uint64_t mask = r->nslots - 1;
+    uint64_t w = ctl[pos & mask];
+    w = (w & ~(0x1ffull << 11)) | (uint64_t)(stamp & 0x1ffu) << 11;
+    __atomic_store_n(&ctl[pos & mask], w, __ATOMIC_RELEASE);
+}
+
+/* ---- helping: a producer and a consumer stalled mid-claim ------------------ */
+
+static void test_helping(void)
+{
+    uint64_t off;
+    cmp_ring *r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
+    const cmp_self_ids *me = cmp_self_proc();
+    char buf[100];
+    cmp_ring_rec rec;
+    /* A live producer (this process, its true stamp) claimed two cells
+     * at tail and stalls before it advances tail. */
+    CHECK(cmp_ring_items_try(r));
+    hand_claim(r, 0, 2, me->id, me->start);
+    CHECK(r->tail == 0);
+    /* The next producer finds the claim at tail, helps tail past it, and
+     * puts its own record behind. */
+    fill(buf, 100, 1);
+    CHECK(put(r, buf, 100, 5) == 0);
+    CHECK(r->tail == 4);
+    /* Consumers wait for the stalled one (alive: not reaped) and do not
+     * skip it. */
+    CHECK(cmp_ring_try_take(r, &rec) == EBUSY);
+    cmp_ring_reap_dead_writer(r);
+    CHECK(cmp_ring_try_take(r, &rec) == EBUSY);
+    CHECK(!cmp_ring_has_data(r));
+    /* It goes on: both arrive, in order. */
+    hand_publish(r, 0, 100, 0, 5);
+    CHECK(cmp_ring_has_data(r));
+    take_expect(r, 100, 0, 5);
+    take_expect(r, 100, 1, 5);
+
+    /* A consumer claimed (READING) the record at head and stalls before it
+     * advances head: head put back by hand to where it claimed. */
+    for (uint32_t i = 2; i < 5; i++) {
+        fill(buf, 100, i);
+        CHECK(put(r, buf, 100, 6) == 0);
+    }
+    cmp_ring_rec stalled;
+    CHECK(cmp_ring_try_take(r, &stalled) == 0);
+    CHECK(r->head == stalled.pos + stalled.k);
+    __atomic_store_n(&r->head, stalled.pos, __ATOMIC_RELEASE);
+    /* has_data helps head past it, and so does the next take. */
+    CHECK(cmp_ring_has_data(r));
+    CHECK(r->head == stalled.pos + stalled.k);
+    __atomic_store_n(&r->head, stalled.pos, __ATOMIC_RELEASE);
+    take_expect(r, 100, 3, 6);
+    static char got[100], want[100];
+    CHECK(copy_out(&stalled, got, sizeof got) == 100);
+    fill(want, 100, 2);
+    CHECK(memcmp(got, want, 100) == 0);
+    cmp_ring_release(r, &stalled);
+    take_expect(r, 100, 4, 6);
+    CHECK(cmp_ring_items(r) == 0);
+    CHECK(cmp_ring_try_take(r, &rec) == EAGAIN);
+    /* Laps later, nothing is left of either. */
+    for (uint32_t i = 0; i < 200; i++) {
+        fill(buf, 100, i);
+        CHECK(put(r, buf, 100, 0) == 0);
+        take_expect(r, 100, i, 0);
+    }
+    drop_ring(r, off);
+    puts("ok ring helping: tail and head helped past a stalled producer and consumer");
+}
+
+/* ---- a dead owner's pid given to a live process ---------------------------- */
+
+/* Field 22 of /proc/PID/stat: the start time in clock ticks. */
+static uint32_t start_ticks(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strrchr(text, ')');
+    CHECK(p != NULL);
+    unsigned long long start = 0;
+    /* after ")": state is field 3, start time field 22 */
+    CHECK(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                        "%*d %*d %*d %*d %llu", &start) == 1);
+    return (uint32_t)start;
+}
+
+/* Nap-bounded waits until `deadline`: what they return last. */
+static int space_wait_until(cmp_ring *r, uint32_t len, double seconds)
+{
+    cmp_deadline d = cmp_deadline_after(seconds);
+    int rc;
+    while ((rc = cmp_ring_space_wait(r, len, &d)) == EINTR)
+        ;
+    return rc;
+}
+
+static void test_pid_reused(void)
+{
+    /* The live process that has the dead owner's pid now. */
+    int gate[2];
+    CHECK(pipe(gate) == 0);
+    pid_t live = fork();
+    CHECK(live >= 0);
+    if (live == 0) {
+        char c;
+        close(gate[1]);
+        while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(gate[0]);
+    uint32_t stamp = start_ticks(live);
+    uint32_t dead_stamp = stamp + 1;        /* another start time: the first owner */
+    uint64_t off;
+    cmp_ring_rec rec;
+    char buf[100];
+
+    /* A producer dead in CLAIMED.  Named with the live process's own
+     * stamp, the record is that process's and is left alone; with the
+     * dead owner's stamp it is dropped, though the pid is alive. */
+    cmp_ring *r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
+    CHECK(cmp_ring_items_try(r));
+    hand_claim(r, 0, 2, (uint32_t)live, stamp);
+    __atomic_store_n(&r->tail, 2, __ATOMIC_RELEASE);
+    fill(buf, 100, 1);
+    CHECK(put(r, buf, 100, 0) == 0);
+    cmp_ring_reap_dead_writer(r);
+    CHECK(cmp_ring_try_take(r, &rec) == EBUSY);
+    CHECK(cmp_ring_items(r) == 2);
+    hand_restamp(r, 0, dead_stamp);
+    cmp_ring_reap_dead_writer(r);
+    CHECK(cmp_ring_items(r) == 1);
+    take_expect(r, 100, 1, 0);
+    CHECK(cmp_ring_try_take(r, &rec) == EAGAIN);
+    drop_ring(r, off);
+
+    /* A consumer dead in READING, its cells in the way of tail: the same,
+     * for the producers that wait for room. */
+    r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
+    uint32_t n = fill_ring(r);
+    cmp_ring_rec held;
+    CHECK(cmp_ring_try_take(r, &held) == 0);
+    uint64_t *ctl = ctl_words(r);
+    ctl[held.pos & (r->nslots - 1)] =
+        hand_word(RING_READING, (uint32_t)live, stamp, held.pos, held.k);
+    for (uint32_t i = 1; i < n; i++)
+        take_expect(r, 100, i, 0);
+    fill(buf, 100, n);
+    CHECK(put(r, buf, 100, 0) == EAGAIN);
+    /* Several naps end and look: the reader is alive, its cells stay. */
+    CHECK(space_wait_until(r, 100, 0.3) == ETIMEDOUT);
+    CHECK(put(r, buf, 100, 0) == EAGAIN);
+    hand_restamp(r, held.pos, dead_stamp);
+    CHECK(space_wait_until(r, 100, WAIT_SECONDS) == 0);
+    CHECK(put(r, buf, 100, 0) == 0);
+    take_expect(r, 100, n, 0);
+    CHECK(cmp_ring_items(r) == 0);
+    drop_ring(r, off);
+
+    close(gate[1]);
+    int status;
+    CHECK(waitpid(live, &status, 0) == live);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    puts("ok ring pid reused: records of a dead owner whose pid lives again recovered");
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -427,6 +659,8 @@ int main(void)
     test_racing();
     test_producer_killed_in_claimed();
     test_consumer_killed_in_reading();
+    test_helping();
+    test_pid_reused();
     CHECK(blocks_in_use() == start);
     cmp_arena_destroy(arena);
     puts("all passed");
