@@ -199,9 +199,6 @@ class Queue(_Locks, _Base):
         for obj in items:
             put(obj, block, timeout)
 
-    def _poll_any(self, timeout=0.0):
-        return self._poll(timeout)
-
     def close(self):
         """close(): no more data from this process; the feeder flushes."""
         self._closed = True
