@@ -105,15 +105,12 @@ typedef struct {
     PyObject *lock;         /* get_lock */
 } SyncObject;
 
-static PyTypeObject *cmp_lock_type, *cmp_rlock_type;
-static PyObject *str_acquire, *str_release, *str_value;
-
+/* 1 (ValueError set) when the wrapper has no object yet. */
 static int sync_not_ready(SyncObject *s)
 {
     if (s->obj)
         return 0;
-    PyErr_Format(PyExc_ValueError, "%s object is not initialised",
-                 Py_TYPE(s)->tp_name);
+    cmp_not_initialised((PyObject *)s);
     return 1;
 }
 
@@ -142,7 +139,7 @@ static inline int sync_acquire(SyncObject *s)
     }
     /* Contended, or not a cmp lock: the lock's own acquire (it sleeps with
      * the GIL released and lets signals through). */
-    return sync_call(s->lock, str_acquire);
+    return sync_call(s->lock, cmp_state.str_acquire);
 }
 
 /* Release the lock.  `failed`: an exception is already set by the work
@@ -153,23 +150,21 @@ static int sync_release(SyncObject *s, int failed)
         if (cmp_rlock_release(s->lk, cmp_thread_owner()) == 0)
             return failed ? -1 : 0;
         if (!failed)
-            PyErr_SetString(PyExc_AssertionError,
-                            "attempt to release recursive lock not owned by thread");
+            cmp_raise(CMP_ERR_RLOCK_NOT_MINE);
         return -1;
     }
     if (s->lkind == LK_LOCK) {
         if (cmp_lock_release(s->lk) == 0)
             return failed ? -1 : 0;
         if (!failed)
-            PyErr_SetString(PyExc_ValueError,
-                            "semaphore or lock released too many times");
+            cmp_raise(CMP_ERR_RELEASED_TOO_MANY);
         return -1;
     }
     if (!failed)
-        return sync_call(s->lock, str_release);
+        return sync_call(s->lock, cmp_state.str_release);
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
-    if (sync_call(s->lock, str_release) < 0)
+    if (sync_call(s->lock, cmp_state.str_release) < 0)
         PyErr_Clear();
     PyErr_Restore(t, v, tb);
     return -1;
@@ -319,10 +314,10 @@ static PyObject *sync_setup(PyObject *op, PyObject *const *args, Py_ssize_t narg
     s->code = c;
     s->lkind = LK_PYTHON;
     s->lk = NULL;
-    if ((PyObject_TypeCheck(lock, cmp_rlock_type) ||
-         PyObject_TypeCheck(lock, cmp_lock_type)) &&
+    if ((PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_RLOCK]) ||
+         PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_LOCK])) &&
         ((cmp_shared *)lock)->body) {
-        s->lkind = PyObject_TypeCheck(lock, cmp_rlock_type) ? LK_RLOCK : LK_LOCK;
+        s->lkind = PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_RLOCK]) ? LK_RLOCK : LK_LOCK;
         s->lk = ((cmp_shared *)lock)->body;
     }
     Py_INCREF(obj);
@@ -459,7 +454,7 @@ static PyObject *value_get(PyObject *op, void *unused)
     if (sync_not_ready(s) || sync_acquire(s) < 0)
         return NULL;
     PyObject *r = s->code ? scalar_to_py(s->code, s->data)
-                          : PyObject_GetAttr(s->obj, str_value);
+                          : PyObject_GetAttr(s->obj, cmp_state.str_value);
     return sync_done(s, r);
 }
 
@@ -481,7 +476,7 @@ static int value_set(PyObject *op, PyObject *v, void *unused)
     if (fast)
         cmp_scalar_store(s->code, s->data, x);
     else
-        r = PyObject_SetAttr(s->obj, str_value, v);
+        r = PyObject_SetAttr(s->obj, cmp_state.str_value, v);
     return sync_release(s, r < 0);
 }
 
@@ -492,7 +487,7 @@ static PyObject *value_fast_type;
 
 static int value_setattro(PyObject *op, PyObject *name, PyObject *v)
 {
-    if (name == str_value && v && (PyObject *)Py_TYPE(op) == value_fast_type)
+    if (name == cmp_state.str_value && v && (PyObject *)Py_TYPE(op) == value_fast_type)
         return value_set(op, v, NULL);
     return PyObject_GenericSetAttr(op, name, v);
 }
@@ -901,50 +896,13 @@ static PyType_Spec array_spec = {
 
 /* ---- registration -------------------------------------------------------- */
 
-static int add_type(PyObject *module, PyType_Spec *spec, PyObject *base,
-                    PyObject **out)
-{
-    PyObject *bases = base ? PyTuple_Pack(1, base) : NULL;
-    if (base && !bases)
-        return -1;
-    PyObject *tp = PyType_FromModuleAndSpec(module, spec, bases);
-    Py_XDECREF(bases);
-    if (!tp)
-        return -1;
-    Py_INCREF(tp);
-    if (PyModule_AddObject(module, spec->name + 5 /* skip "_cmp." */, tp) < 0) {
-        Py_DECREF(tp);
-        Py_DECREF(tp);
-        return -1;
-    }
-    *out = tp;  /* borrowed from the module's reference */
-    Py_DECREF(tp);
-    return 0;
-}
-
 int cmp_add_buffer_type(PyObject *module)
 {
-    /* The lock types are added before this one (module.c). */
-    PyObject *lock = PyObject_GetAttrString(module, "Lock");
-    PyObject *rlock = PyObject_GetAttrString(module, "RLock");
-    if (!lock || !rlock) {
-        Py_XDECREF(lock);
-        Py_XDECREF(rlock);
-        return -1;
-    }
-    /* Kept for the life of the process, as the module's types are. */
-    cmp_lock_type = (PyTypeObject *)lock;
-    cmp_rlock_type = (PyTypeObject *)rlock;
-    if (!str_acquire && (!(str_acquire = PyUnicode_InternFromString("acquire")) ||
-                         !(str_release = PyUnicode_InternFromString("release")) ||
-                         !(str_value = PyUnicode_InternFromString("value"))))
-        return -1;
-    if (cmp_add_shared_type(module, &sharedbuffer_spec, CMP_KIND_BUFFER, NULL) < 0)
-        return -1;
     PyObject *base, *sub;
-    if (add_type(module, &sync_spec, NULL, &base) < 0 ||
-        add_type(module, &value_spec, base, &sub) < 0 ||
-        add_type(module, &array_spec, base, &sub) < 0)
+    if (cmp_add_type(module, &sharedbuffer_spec, NULL, CMP_KIND_BUFFER, NULL) < 0 ||
+        cmp_add_type(module, &sync_spec, NULL, 0, &base) < 0 ||
+        cmp_add_type(module, &value_spec, (PyTypeObject *)base, 0, &sub) < 0 ||
+        cmp_add_type(module, &array_spec, (PyTypeObject *)base, 0, &sub) < 0)
         return -1;
     return 0;
 }

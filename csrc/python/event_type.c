@@ -105,5 +105,5 @@ static PyType_Spec event_spec = {
 
 int cmp_add_event_type(PyObject *module)
 {
-    return cmp_add_shared_type(module, &event_spec, CMP_KIND_EVENT, NULL);
+    return cmp_add_type(module, &event_spec, NULL, CMP_KIND_EVENT, NULL);
 }

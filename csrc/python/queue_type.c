@@ -38,7 +38,7 @@ typedef struct {
 
 #define RING(self) ((cmp_ring *)((cmp_shared *)(self))->body)
 
-static PyObject *EmptyError, *FullError;
+/* The codec's picklers: _pickle's (cmp_state) and ForkingPickler.dumps. */
 static PyObject *pickle_dumps, *pickle_loads, *forking_dumps;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -117,7 +117,7 @@ static int check_open(QueueObject *q)
     if (!q->closed)
         return 0;
     if (q->flags & Q_SIMPLE)
-        PyErr_SetString(PyExc_OSError, "handle is closed");
+        cmp_raise(CMP_ERR_HANDLE_CLOSED);
     else
         PyErr_Format(PyExc_ValueError, "Queue %R is closed", (PyObject *)q);
     return -1;
@@ -321,9 +321,7 @@ static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
         int err = 0;
         oob = cmp_alloc(cmp_the_arena, len, &err);
         if (!oob) {
-            PyErr_SetString(PyExc_MemoryError,
-                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
-                            "to reserve more before importing cmp)");
+            cmp_raise(CMP_ERR_ARENA_FULL);
             return -1;
         }
         memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
@@ -399,7 +397,7 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
     QueueObject *q = (QueueObject *)op;
     int p[2];
     if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+        cmp_raise_errno(errno);
         return -1;
     }
     if (cmp_shared_create(&q->s, CMP_KIND_QUEUE, cmp_ring_size(n)) < 0) {
@@ -483,7 +481,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (rc) {
             Py_XDECREF(e.owner);
             if (rc > 0)
-                PyErr_SetNone(FullError);
+                PyErr_SetNone(cmp_state.Full);
             return NULL;
         }
     }
@@ -539,7 +537,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         Py_RETURN_NONE;
     }
     if (rc == 1)
-        PyErr_SetNone(FullError);
+        PyErr_SetNone(cmp_state.Full);
 undo:
     if (q->flags & Q_JOINABLE)
         cmp_ring_tasks_done(r);
@@ -594,7 +592,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
     }
     if (got != 0) {
         if (!block) {
-            PyErr_SetNone(EmptyError);
+            PyErr_SetNone(cmp_state.Empty);
             return NULL;
         }
         cmp_deadline d;
@@ -607,7 +605,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
             if (cmp_ring_try_take(r, &rec) == 0)
                 break;
             if (rc == ETIMEDOUT) {
-                PyErr_SetNone(EmptyError);
+                PyErr_SetNone(cmp_state.Empty);
                 return NULL;
             }
         }
@@ -748,7 +746,7 @@ static PyObject *queue_get_many(PyObject *op, PyObject *const *args, Py_ssize_t 
     while (PyList_GET_SIZE(list) < max) {
         PyObject *o = take(q, 0, NULL, 0);
         if (!o) {
-            if (PyErr_ExceptionMatches(EmptyError)) {
+            if (PyErr_ExceptionMatches(cmp_state.Empty)) {
                 PyErr_Clear();
                 break;
             }
@@ -783,10 +781,8 @@ static PyObject *queue_empty(PyObject *op, PyObject *unused)
         return NULL;
     /* The stdlib's empty() polls the reading end, which its feeder closes
      * once close() follows a put in this process. */
-    if (q->closed && q->used) {
-        PyErr_SetString(PyExc_OSError, "handle is closed");
-        return NULL;
-    }
+    if (q->closed && q->used)
+        return cmp_raise(CMP_ERR_HANDLE_CLOSED);
     return PyBool_FromLong(!cmp_ring_has_data(RING(op)));
 }
 
@@ -865,23 +861,26 @@ static PyObject *queue_fileno(PyObject *op, PyObject *unused)
     QueueObject *q = (QueueObject *)op;
     if (cmp_shared_check(&q->s) < 0)
         return NULL;
-    if (q->closed && (q->flags & Q_SIMPLE)) {
-        PyErr_SetString(PyExc_OSError, "handle is closed");
-        return NULL;
-    }
+    if (q->closed && (q->flags & Q_SIMPLE))
+        return cmp_raise(CMP_ERR_HANDLE_CLOSED);
     if (resolve_fds(q) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return cmp_raise_errno(errno);
     cmp_ring_poll_interest(RING(q), q->wfd);
     return PyLong_FromLong(q->rfd);
 }
 
-static PyObject *queue_configure(PyObject *op, PyObject *args)
+static const char *const configure_names[] = {"flags", "buffer"};
+
+static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
-    int flags;
-    PyObject *buffer = Py_None;
-    if (!PyArg_ParseTuple(args, "i|O:_configure", &flags, &buffer))
+    PyObject *a[2] = {NULL, Py_None};
+    if (cmp_parse_args("_configure", args, nargs, NULL, configure_names, 2, 1, a) < 0)
         return NULL;
+    int flags = (int)PyLong_AsLong(a[0]);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *buffer = a[1];
     q->flags = flags;
     q->used = 0;
     if (buffer != Py_None)
@@ -894,11 +893,16 @@ static PyObject *queue_configure(PyObject *op, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *queue_mark_closed(PyObject *op, PyObject *args)
+static const char *const mark_closed_names[] = {"release_fds"};
+
+static PyObject *queue_mark_closed(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
-    int release_fds = 0;
-    if (!PyArg_ParseTuple(args, "|p:_mark_closed", &release_fds))
+    PyObject *a[1] = {NULL};
+    if (cmp_parse_args("_mark_closed", args, nargs, NULL, mark_closed_names, 1, 0, a) < 0)
+        return NULL;
+    int release_fds = a[0] ? PyObject_IsTrue(a[0]) : 0;
+    if (release_fds < 0)
         return NULL;
     q->closed = 1;
     if (release_fds && (q->fd_pid || q->owns_fds))
@@ -993,9 +997,9 @@ static PyMethodDef queue_methods[] = {
      "_unfinished($self, /)\n--\n\nThe number of unfinished tasks."},
     {"_fileno", queue_fileno, METH_NOARGS,
      "_fileno($self, /)\n--\n\nA fd readable while the queue holds an item."},
-    {"_configure", queue_configure, METH_VARARGS,
+    {"_configure", (PyCFunction)(void (*)(void))queue_configure, METH_FASTCALL,
      "_configure($self, flags, buffer=None, /)\n--\n\nSet this wrapper's flags."},
-    {"_mark_closed", queue_mark_closed, METH_VARARGS,
+    {"_mark_closed", (PyCFunction)(void (*)(void))queue_mark_closed, METH_FASTCALL,
      "_mark_closed($self, release_fds=False, /)\n--\n\nRefuse put and get here."},
     {NULL, NULL, 0, NULL},
 };
@@ -1020,33 +1024,22 @@ static PyType_Spec queue_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, queue_slots,
 };
 
-static PyObject *import_attr(const char *mod, const char *name)
-{
-    PyObject *m = PyImport_ImportModule(mod);
-    if (!m)
-        return NULL;
-    PyObject *r = PyObject_GetAttrString(m, name);
-    Py_DECREF(m);
-    return r;
-}
-
 int cmp_add_queue_types(PyObject *module)
 {
-    EmptyError = import_attr("queue", "Empty");
-    FullError = import_attr("queue", "Full");
-    pickle_dumps = import_attr("_pickle", "dumps");
-    pickle_loads = import_attr("_pickle", "loads");
-    forking_dumps = import_attr("multiprocessing.reduction", "ForkingPickler");
-    if (!EmptyError || !FullError || !pickle_dumps || !pickle_loads || !forking_dumps)
+    PyObject *pickler = PyImport_ImportModule("multiprocessing.reduction");
+    if (!pickler)
         return -1;
-    PyObject *fd = PyObject_GetAttrString(forking_dumps, "dumps");
-    Py_SETREF(forking_dumps, fd);
+    Py_SETREF(pickler, PyObject_GetAttrString(pickler, "ForkingPickler"));
+    forking_dumps = pickler ? PyObject_GetAttrString(pickler, "dumps") : NULL;
+    Py_XDECREF(pickler);
     if (!forking_dumps)
         return -1;
+    pickle_dumps = cmp_state.pickle_dumps;
+    pickle_loads = cmp_state.pickle_loads;
     cmp_register_destroy(CMP_KIND_QUEUE, queue_destroy);
     if (PyModule_AddIntConstant(module, "QUEUE_JOINABLE", Q_JOINABLE) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SPILL", Q_SPILL) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SIMPLE", Q_SIMPLE) < 0)
         return -1;
-    return cmp_add_shared_type(module, &queue_spec, CMP_KIND_QUEUE, NULL);
+    return cmp_add_type(module, &queue_spec, NULL, CMP_KIND_QUEUE, NULL);
 }

@@ -54,13 +54,10 @@ int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
     int err = 0;
     uint64_t off = cmp_obj_new(cmp_the_arena, kind, body_size, &err);
     if (!off) {
-        errno = err;
         if (err == ENOMEM)
-            PyErr_SetString(PyExc_MemoryError,
-                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
-                            "to reserve more before importing cmp)");
+            cmp_raise(CMP_ERR_ARENA_FULL);
         else
-            PyErr_SetFromErrno(PyExc_OSError);
+            cmp_raise_errno(err);
         return -1;
     }
     self->off = off;
@@ -83,11 +80,7 @@ void cmp_shared_drop(cmp_shared *self)
 
 int cmp_shared_check(cmp_shared *self)
 {
-    if (self->body)
-        return 0;
-    PyErr_Format(PyExc_ValueError, "%s object is not initialised",
-                 Py_TYPE(self)->tp_name);
-    return -1;
+    return self->body ? 0 : cmp_not_initialised((PyObject *)self);
 }
 
 void cmp_shared_dealloc(PyObject *op)
@@ -174,24 +167,13 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
     cmp_shared *self = (cmp_shared *)tp->tp_alloc(tp, 0);
     if (!self)
         return NULL;
-    /* Which kind does this type hold?  Ask the type (set at type creation
-     * as the class attribute _kind). */
-    PyObject *k = PyObject_GetAttrString(cls, "_kind");
-    if (!k) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    unsigned long kind = PyLong_AsUnsignedLong(k);
-    Py_DECREF(k);
-    if (kind == (unsigned long)-1 && PyErr_Occurred()) {
-        Py_DECREF(self);
-        return NULL;
-    }
+    /* The kind this type holds (given when it was registered). */
+    uint32_t kind = cmp_type_kind(tp);
     /* A durable handle's object lives as long as the process tree: give
      * the rebuild a transfer of its own to adopt. */
     if (durable)
         cmp_obj_transfer_out(cmp_the_arena, off);
-    int r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
+    int r = cmp_obj_transfer_in(cmp_the_arena, off, gen, kind);
     if (r) {
         Py_DECREF(self);
         PyErr_Format(PyExc_RuntimeError,
@@ -202,7 +184,7 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
         return NULL;
     }
     self->off = off;
-    self->kind = (uint32_t)kind;
+    self->kind = kind;
     self->body = cmp_obj_body(cmp_the_arena, off);
     link_live(self);
     return (PyObject *)self;
@@ -272,10 +254,11 @@ static PyObject *mod_live_wrappers(PyObject *m, PyObject *unused)
 static PyObject *mod_refcount(PyObject *m, PyObject *obj)
 {
     (void)m;
-    PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "_kind");
-    if (!k)
+    if (!cmp_type_kind(Py_TYPE(obj))) {
+        PyErr_Format(PyExc_TypeError, "_shared_refcount() needs a shared cmp "
+                     "object, not %.200s", Py_TYPE(obj)->tp_name);
         return NULL;
-    Py_DECREF(k);
+    }
     cmp_shared *s = (cmp_shared *)obj;
     if (cmp_shared_check(s) < 0)
         return NULL;
@@ -332,13 +315,23 @@ static PyObject *mod_own_methods(PyObject *m, PyObject *cls)
 
 /* _arena_init(fd=-1, token=0): create this process's arena (fd < 0), or
  * join the one whose memfd this process was given at its start. */
-static PyObject *mod_arena_init(PyObject *m, PyObject *args)
+static const char *const arena_init_names[] = {"fd", "token"};
+
+static PyObject *mod_arena_init(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)m;
-    int fd = -1;
-    unsigned long long token = 0;
-    if (!PyArg_ParseTuple(args, "|iK:_arena_init", &fd, &token))
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("_arena_init", args, nargs, NULL, arena_init_names, 2, 0, a) < 0)
         return NULL;
+    long lfd = a[0] ? PyLong_AsLong(a[0]) : -1;
+    unsigned long long token = a[1] ? PyLong_AsUnsignedLongLong(a[1]) : 0;
+    if (PyErr_Occurred())
+        return NULL;
+    if (lfd > INT_MAX || lfd < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "fd does not fit a C int");
+        return NULL;
+    }
+    int fd = (int)lfd;
     if (cmp_the_arena) {
         if (fd < 0)
             Py_RETURN_NONE;
@@ -380,7 +373,7 @@ static PyObject *mod_arena_fd(PyObject *m, PyObject *unused)
 }
 
 static PyMethodDef module_functions[] = {
-    {"_arena_init", mod_arena_init, METH_VARARGS,
+    {"_arena_init", (PyCFunction)(void (*)(void))mod_arena_init, METH_FASTCALL,
      "_arena_init(fd=-1, token=0, /)\n--\n\nCreate this process's arena, or join "
      "the one of the memfd fd\n(passed at this process's start; token: the "
      "arena's, 0 for any)."},
@@ -418,109 +411,4 @@ int cmp_init_shared(PyObject *module)
      * after this import: it knows whether this process creates the arena
      * or joins its parent's. */
     return PyModule_AddFunctions(module, module_functions);
-}
-
-/* ---- waiting ----------------------------------------------------------- */
-
-int cmp_wait(cmp_wait_fn fn, void *arg, const cmp_deadline *d)
-{
-    for (;;) {
-        int r;
-        Py_BEGIN_ALLOW_THREADS
-        r = fn(arg, d);
-        Py_END_ALLOW_THREADS
-        if (r != EINTR)
-            return r;
-        if (PyErr_CheckSignals() < 0)
-            return -1;
-    }
-}
-
-int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d)
-{
-    if (timeout == NULL || timeout == Py_None) {
-        *d = cmp_deadline_forever();
-        return 0;
-    }
-    double t = PyFloat_AsDouble(timeout);
-    if (t == -1.0 && PyErr_Occurred())
-        return -1;
-    if (t != t || t >= 9.2e18) {
-        /* What the stdlib's semaphores answer (sem_timedwait's EINVAL). */
-        errno = EINVAL;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    *d = cmp_deadline_after(t);
-    return 0;
-}
-
-int cmp_parse_block(PyObject *obj, int *block)
-{
-    *block = 1;
-    if (!obj)
-        return 0;
-#if PY_VERSION_HEX < 0x030D0000
-    /* Before 3.13 the stdlib's SemLock.acquire takes an integer block. */
-    if (!PyIndex_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-#endif
-    *block = PyObject_IsTrue(obj);
-    return *block < 0 ? -1 : 0;
-}
-
-int cmp_check_timeout(PyObject *timeout)
-{
-    if (!timeout || timeout == Py_None)
-        return 0;
-    return PyFloat_AsDouble(timeout) == -1.0 && PyErr_Occurred() ? -1 : 0;
-}
-
-int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames, const char *const *names, int nnames,
-                   int required, PyObject **out)
-{
-    if (nargs > nnames) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s() takes at most %d arguments (%zd given)", fname,
-                     nnames, nargs);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        out[i] = args[i];
-    if (kwnames) {
-        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t j = 0; j < nkw; j++) {
-            PyObject *key = PyTuple_GET_ITEM(kwnames, j);
-            int i;
-            for (i = 0; i < nnames; i++)
-                if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0)
-                    break;
-            if (i == nnames) {
-                PyErr_Format(PyExc_TypeError,
-                             "%s() got an unexpected keyword argument '%U'",
-                             fname, key);
-                return -1;
-            }
-            if (i < nargs) {
-                PyErr_Format(PyExc_TypeError,
-                             "%s() got multiple values for argument '%s'",
-                             fname, names[i]);
-                return -1;
-            }
-            out[i] = args[nargs + j];
-        }
-    }
-    for (int i = 0; i < required; i++) {
-        if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s() missing required argument '%s' (pos %d)", fname,
-                         names[i], i + 1);
-            return -1;
-        }
-    }
-    return 0;
 }
