@@ -312,6 +312,8 @@ static PyGetSetDef barrier_getset[] = {
 static PyMemberDef barrier_members[] = {
     {"_action", T_OBJECT, offsetof(BarrierObject, action), 0, "the action"},
     {"_timeout", T_OBJECT, offsetof(BarrierObject, timeout), 0, "the default timeout"},
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -338,7 +340,7 @@ static int barrier_clear(PyObject *op)
 {
     Py_CLEAR(((BarrierObject *)op)->action);
     Py_CLEAR(((BarrierObject *)op)->timeout);
-    return 0;
+    return cmp_shared_clear(op);
 }
 
 static PyType_Slot barrier_slots[] = {

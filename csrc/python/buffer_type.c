@@ -69,11 +69,17 @@ static PyGetSetDef sharedbuffer_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+static PyMemberDef sharedbuffer_members[] = {
+    CMP_SHARED_WEAKREFS,
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot sharedbuffer_slots[] = {
     {Py_tp_init, sharedbuffer_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_getset, sharedbuffer_getset},
     {Py_bf_getbuffer, sharedbuffer_getbuffer},
+    {Py_tp_members, sharedbuffer_members},
     {Py_tp_doc, "SharedBuffer(nbytes)\n--\n\n"
                 "nbytes zeroed bytes in cmp's shared arena (buffer protocol)."},
     {0, NULL},
@@ -103,6 +109,8 @@ typedef struct {
     cmp_lock *lk;           /* the lock's body (LK_LOCK, LK_RLOCK) */
     PyObject *obj;          /* the ctypes object (get_obj) */
     PyObject *lock;         /* get_lock */
+    PyObject *dict;         /* __dict__ */
+    PyObject *weakreflist;
 } SyncObject;
 
 /* 1 (ValueError set) when the wrapper has no object yet. */
@@ -384,6 +392,7 @@ static int sync_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(s->obj);
     Py_VISIT(s->lock);
+    Py_VISIT(s->dict);
     return 0;
 }
 
@@ -396,6 +405,7 @@ static int sync_clear(PyObject *op)
     s->code = 0;
     Py_CLEAR(s->obj);
     Py_CLEAR(s->lock);
+    Py_CLEAR(s->dict);
     return 0;
 }
 
@@ -403,6 +413,8 @@ static void sync_dealloc(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
+    if (((SyncObject *)op)->weakreflist)
+        PyObject_ClearWeakRefs(op);
     sync_clear(op);
     tp->tp_free(op);
     Py_DECREF(tp);
@@ -426,6 +438,8 @@ static PyMethodDef sync_methods[] = {
 static PyMemberDef sync_members[] = {
     {"_obj", T_OBJECT, offsetof(SyncObject, obj), READONLY, NULL},
     {"_lock", T_OBJECT, offsetof(SyncObject, lock), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(SyncObject, dict), READONLY, NULL},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SyncObject, weakreflist), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -480,28 +494,14 @@ static int value_set(PyObject *op, PyObject *v, void *unused)
     return sync_release(s, r < 0);
 }
 
-/* The Python class whose `value` is this type's descriptor, unchanged
- * (cmp.sharedctypes.Synchronized): its writes skip the generic attribute
- * lookup.  Subclasses, which may redefine `value`, take the generic path. */
-static PyObject *value_fast_type;
-
+/* Writes of `v.value` on SyncValue itself (cmp.sharedctypes.Synchronized)
+ * skip the generic attribute lookup.  Subclasses, which may redefine
+ * `value`, take the generic path. */
 static int value_setattro(PyObject *op, PyObject *name, PyObject *v)
 {
-    if (name == cmp_state.str_value && v && (PyObject *)Py_TYPE(op) == value_fast_type)
+    if (name == cmp_state.str_value && v && Py_IS_TYPE(op, cmp_state.sync_value_type))
         return value_set(op, v, NULL);
     return PyObject_GenericSetAttr(op, name, v);
-}
-
-static PyObject *value_set_fast_type(PyObject *cls, PyObject *tp)
-{
-    (void)cls;
-    if (!PyType_Check(tp) || !PyType_IsSubtype((PyTypeObject *)tp, (PyTypeObject *)cls)) {
-        PyErr_SetString(PyExc_TypeError, "a subclass of SyncValue expected");
-        return NULL;
-    }
-    Py_INCREF(tp);
-    Py_XSETREF(value_fast_type, tp);
-    Py_RETURN_NONE;
 }
 
 static PyObject *value_fetch_add(PyObject *op, PyObject *const *args,
@@ -553,9 +553,6 @@ static PyGetSetDef value_getset[] = {
 };
 
 static PyMethodDef value_methods[] = {
-    {"_set_fast_type", value_set_fast_type, METH_O | METH_CLASS,
-     "_set_fast_type($cls, tp, /)\n--\n\n"
-     "Writes of tp().value skip the generic attribute lookup."},
     {"fetch_add", (PyCFunction)(void (*)(void))value_fetch_add,
      METH_FASTCALL | METH_KEYWORDS,
      "fetch_add($self, /, delta=1)\n--\n\n"
@@ -894,15 +891,39 @@ static PyType_Spec array_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, array_slots,
 };
 
+/* An Array of c_char with a lock (value and raw: cmp/sharedctypes.py). */
+static PyType_Slot string_slots[] = {
+    {Py_tp_dealloc, sync_dealloc},
+    {Py_tp_traverse, sync_traverse},
+    {Py_tp_clear, sync_clear},
+    {Py_tp_doc, "The C base of cmp's SynchronizedString."},
+    {0, NULL},
+};
+
+static PyType_Spec string_spec = {
+    "_cmp.SyncString", sizeof(SyncObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, string_slots,
+};
+
 /* ---- registration -------------------------------------------------------- */
 
 int cmp_add_buffer_type(PyObject *module)
 {
-    PyObject *base, *sub;
+    /* SyncValue, SyncArray and SyncString are cmp.sharedctypes'
+     * Synchronized, SynchronizedArray and SynchronizedString: each owns
+     * the methods it inherits. */
+    PyObject *base, *value, *array, *string;
     if (cmp_add_type(module, &sharedbuffer_spec, NULL, CMP_KIND_BUFFER, NULL) < 0 ||
         cmp_add_type(module, &sync_spec, NULL, 0, &base) < 0 ||
-        cmp_add_type(module, &value_spec, (PyTypeObject *)base, 0, &sub) < 0 ||
-        cmp_add_type(module, &array_spec, (PyTypeObject *)base, 0, &sub) < 0)
+        cmp_add_type(module, &value_spec, (PyTypeObject *)base, 0, &value) < 0 ||
+        cmp_add_methods(value, sync_methods) < 0 ||
+        cmp_add_type(module, &array_spec, (PyTypeObject *)base, 0, &array) < 0 ||
+        cmp_add_methods(array, sync_methods) < 0 ||
+        cmp_add_type(module, &string_spec, (PyTypeObject *)array, 0, &string) < 0 ||
+        cmp_add_methods(string, sync_methods) < 0 ||
+        cmp_add_methods(string, array_methods) < 0)
         return -1;
+    Py_INCREF(value);
+    cmp_state.sync_value_type = (PyTypeObject *)value;
     return 0;
 }

@@ -291,6 +291,8 @@ static PyMethodDef cond_methods[] = {
 
 static PyMemberDef cond_members[] = {
     {"_lock", T_OBJECT, offsetof(CondObject, lock), READONLY, "the lock"},
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -303,7 +305,7 @@ static int cond_traverse(PyObject *op, visitproc visit, void *arg)
 static int cond_clear(PyObject *op)
 {
     Py_CLEAR(((CondObject *)op)->lock);
-    return 0;
+    return cmp_shared_clear(op);
 }
 
 static PyType_Slot cond_slots[] = {

@@ -1094,15 +1094,8 @@ static void destroy_dict(cmp_arena *a, void *body)
     cmp_dict_destroy(a, (cmp_dict *)body);
 }
 
-static void dict_dealloc(PyObject *self)
-{
-    if (((cmp_shared *)self)->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    cmp_shared_dealloc(self);
-}
-
 static PyMemberDef dict_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL},
+    CMP_SHARED_WEAKREFS,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1146,7 +1139,7 @@ static PyMethodDef dict_methods[] = {
 
 static PyType_Slot dict_slots[] = {
     {Py_tp_init, dict_init},
-    {Py_tp_dealloc, dict_dealloc},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, dict_methods},
     {Py_tp_members, dict_members},
     {Py_mp_length, dict_len},

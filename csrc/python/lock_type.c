@@ -3,7 +3,6 @@
 #include "with_method.h"
 #include "../lock.h"
 
-#include <structmember.h>
 
 #define LOCK(self) ((cmp_lock *)((cmp_shared *)(self))->body)
 
@@ -65,13 +64,6 @@ static int rlock_init(PyObject *self, PyObject *args, PyObject *kwds)
     return init_common(self, args, kwds, CMP_KIND_RLOCK);
 }
 
-static void lock_dealloc(PyObject *self)
-{
-    if (((cmp_shared *)self)->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    cmp_shared_dealloc(self);
-}
-
 /* Stdlib code reaches into a lock's SemLock (JoinableQueue.join calls
  * _semlock._is_zero()): a cmp lock is its own. */
 static PyObject *lock_semlock(PyObject *self, void *unused)
@@ -87,7 +79,7 @@ static PyGetSetDef lock_getset[] = {
 };
 
 static PyMemberDef lock_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL},
+    CMP_SHARED_WEAKREFS,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -363,7 +355,7 @@ static const cmp_with_def rlock_exit_def = {
  * on an exact C type. */
 static PyType_Slot lock_slots[] = {
     {Py_tp_init, lock_init},
-    {Py_tp_dealloc, lock_dealloc},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, lock_methods},
     {Py_tp_getset, lock_getset},
     {Py_tp_members, lock_members},
@@ -376,7 +368,7 @@ static PyType_Slot lock_slots[] = {
 
 static PyType_Slot rlock_slots[] = {
     {Py_tp_init, rlock_init},
-    {Py_tp_dealloc, lock_dealloc},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, rlock_methods},
     {Py_tp_getset, lock_getset},
     {Py_tp_members, lock_members},

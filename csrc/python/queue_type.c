@@ -1,6 +1,9 @@
-/* queue_type.c - the _cmp.Queue base type over csrc/ring.c: pickling, the
- * GIL, timeouts, and the stdlib's exceptions.  cmp/queues.py builds Queue,
- * JoinableQueue and SimpleQueue on it (feeder thread, close, join_thread). */
+/* queue_type.c - the queue types over csrc/ring.c: _cmp.Queue,
+ * _cmp.JoinableQueue and _cmp.SimpleQueue, which are cmp.queues' classes
+ * (cmp/queues.py attaches their Python policy: the feeder thread, close,
+ * join_thread).  Pickling, the GIL, timeouts, and the stdlib's exceptions
+ * are here; the contract with the Python layer is the Queue docstring
+ * (queue_doc, below). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -16,7 +19,7 @@
 
 /* Per-wrapper flags (process-local, like the stdlib's attributes). */
 #define Q_JOINABLE 1    /* put counts an unfinished task */
-#define Q_SPILL 2       /* unbounded Queue: a full ring hands over to _spill */
+#define Q_SPILL 2       /* unbounded Queue: a full ring hands over to the feeder */
 #define Q_SIMPLE 4      /* SimpleQueue: closed means OSError */
 
 /* Seconds an unbounded put waits for room before it spills. */
@@ -29,8 +32,10 @@ typedef struct {
     int used;               /* a put succeeded here since _configure: then
                                close() ends this process's reading end,
                                as the stdlib's feeder does */
-    PyObject *buffer;       /* Queue: this process's feeder deque of
+    PyObject *feeder;       /* the feeder object given to _configure, or NULL */
+    PyObject *buffer;       /* its buffer: this process's deque of
                                (bytes, tag) not yet in the ring, or NULL */
+    PyObject *on_error;     /* its on_error, or NULL: put raises */
     uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
     int rfd, wfd;
     int owns_fds;
@@ -417,13 +422,30 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+static int queue_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    QueueObject *q = (QueueObject *)op;
+    Py_VISIT(q->feeder);
+    Py_VISIT(q->buffer);
+    Py_VISIT(q->on_error);
+    return cmp_shared_traverse(op, visit, arg);
+}
+
+static int queue_clear(PyObject *op)
+{
+    QueueObject *q = (QueueObject *)op;
+    Py_CLEAR(q->feeder);
+    Py_CLEAR(q->buffer);
+    Py_CLEAR(q->on_error);
+    return cmp_shared_clear(op);
+}
+
 static void queue_dealloc(PyObject *op)
 {
     QueueObject *q = (QueueObject *)op;
     if (q->fd_pid || q->owns_fds)
         close_fds(q);
-    Py_CLEAR(q->buffer);
-    cmp_shared_dealloc(op);
+    cmp_shared_dealloc(op);     /* GC untrack, queue_clear, the reference */
 }
 
 static const char *const put_names[] = {"obj", "block", "timeout"};
@@ -451,16 +473,15 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     /* Encode first: bad input raises here and changes nothing. */
     encoded e;
     if (encode(a[0], &e) < 0) {
-        if (q->flags & Q_SIMPLE)
+        if (!q->on_error)
             return NULL;
-        /* The Python layer decides: the subclass's _on_queue_feeder_error
-         * hook, or the exception. */
+        /* The feeder's on_error gets the exception instead. */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
         if (tb)
             PyException_SetTraceback(value, tb);
-        PyObject *res = PyObject_CallMethod(op, "_pickle_error", "OO", value, a[0]);
+        PyObject *res = PyObject_CallFunctionObjArgs(q->on_error, value, a[0], NULL);
         Py_XDECREF(type);
         Py_XDECREF(value);
         Py_XDECREF(tb);
@@ -523,7 +544,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (!item)
             goto undo;
         PyObject *res = buffered ? PyObject_CallMethod(q->buffer, "append", "(O)", item)
-                                 : PyObject_CallMethod(op, "_spill", "(O)", item);
+                                 : PyObject_CallOneArg(q->feeder, item);
         Py_DECREF(item);
         if (!res)
             goto undo;
@@ -869,8 +890,10 @@ static PyObject *queue_fileno(PyObject *op, PyObject *unused)
     return PyLong_FromLong(q->rfd);
 }
 
-static const char *const configure_names[] = {"flags", "buffer"};
+static const char *const configure_names[] = {"flags", "feeder"};
 
+/* _configure(flags, feeder=None): this wrapper's flags and feeder object
+ * (queue_doc). */
 static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
@@ -880,12 +903,33 @@ static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t
     int flags = (int)PyLong_AsLong(a[0]);
     if (flags == -1 && PyErr_Occurred())
         return NULL;
-    PyObject *buffer = a[1];
+    PyObject *feeder = a[1] == Py_None ? NULL : a[1], *buffer = NULL, *on_error = NULL;
+    if (feeder) {
+        if (!(buffer = PyObject_GetAttrString(feeder, "buffer")) ||
+            !(on_error = PyObject_GetAttrString(feeder, "on_error"))) {
+            Py_XDECREF(buffer);
+            return NULL;
+        }
+        if (buffer == Py_None)
+            Py_CLEAR(buffer);
+        if (on_error == Py_None)
+            Py_CLEAR(on_error);
+        if (buffer && !(flags & Q_SPILL)) {
+            Py_DECREF(buffer);
+            Py_XDECREF(on_error);
+            PyErr_SetString(PyExc_ValueError, "a feeder buffer needs QUEUE_SPILL");
+            return NULL;
+        }
+        Py_INCREF(feeder);
+    } else if (flags & Q_SPILL) {
+        PyErr_SetString(PyExc_ValueError, "QUEUE_SPILL needs a feeder with a buffer");
+        return NULL;
+    }
     q->flags = flags;
     q->used = 0;
-    if (buffer != Py_None)
-        Py_INCREF(buffer);
-    Py_XSETREF(q->buffer, buffer == Py_None ? NULL : buffer);
+    Py_XSETREF(q->feeder, feeder);
+    Py_XSETREF(q->buffer, buffer);
+    Py_XSETREF(q->on_error, on_error);
     if (!q->fd_pid) {
         q->rfd = q->wfd = -1;
         q->owns_fds = 0;
@@ -893,18 +937,20 @@ static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
-static const char *const mark_closed_names[] = {"release_fds"};
+static const char *const set_closed_names[] = {"closed", "release_fds"};
 
-static PyObject *queue_mark_closed(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+/* _set_closed(closed, release_fds=False): the closed state of this wrapper. */
+static PyObject *queue_set_closed(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
-    PyObject *a[1] = {NULL};
-    if (cmp_parse_args("_mark_closed", args, nargs, NULL, mark_closed_names, 1, 0, a) < 0)
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("_set_closed", args, nargs, NULL, set_closed_names, 2, 1, a) < 0)
         return NULL;
-    int release_fds = a[0] ? PyObject_IsTrue(a[0]) : 0;
-    if (release_fds < 0)
+    int closed = PyObject_IsTrue(a[0]);
+    int release_fds = a[1] ? PyObject_IsTrue(a[1]) : 0;
+    if (closed < 0 || release_fds < 0)
         return NULL;
-    q->closed = 1;
+    q->closed = closed;
     if (release_fds && (q->fd_pid || q->owns_fds))
         close_fds(q);
     Py_RETURN_NONE;
@@ -914,20 +960,6 @@ static PyObject *queue_get_closed(PyObject *op, void *unused)
 {
     (void)unused;
     return PyBool_FromLong(((QueueObject *)op)->closed);
-}
-
-static int queue_set_closed(PyObject *op, PyObject *v, void *unused)
-{
-    (void)unused;
-    if (!v) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete _closed");
-        return -1;
-    }
-    int t = PyObject_IsTrue(v);
-    if (t < 0)
-        return -1;
-    ((QueueObject *)op)->closed = t;
-    return 0;
 }
 
 static PyObject *queue_get_pending(PyObject *op, void *unused)
@@ -955,7 +987,7 @@ static PyObject *queue_get_slots(PyObject *op, void *unused)
 }
 
 static PyGetSetDef queue_getset[] = {
-    {"_closed", queue_get_closed, queue_set_closed, "Whether close() was called here.", NULL},
+    {"_closed", queue_get_closed, NULL, "Whether close() was called here.", NULL},
     {"_pending", queue_get_pending, NULL, "Items in this process's feeder buffer.", NULL},
     {"_maxsize", queue_get_maxsize, NULL, "The bound (SEM_VALUE_MAX: none).", NULL},
     {"_slots", queue_get_slots, NULL, "Cells of the ring.", NULL},
@@ -966,9 +998,15 @@ static PyMethodDef queue_methods[] = {
     {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS,
      "put($self, /, obj, block=True, timeout=None)\n--\n\n"
      "Put obj into the queue."},
+    {"_put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS,
+     "_put($self, /, obj, block=True, timeout=None)\n--\n\n"
+     "put, under a name no policy overrides."},
     {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS,
      "get($self, /, block=True, timeout=None)\n--\n\n"
      "Remove and return an item from the queue."},
+    {"_get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS,
+     "_get($self, /, block=True, timeout=None)\n--\n\n"
+     "get, under a name no policy overrides."},
     {"get_nowait", queue_get_nowait, METH_NOARGS,
      "get_nowait($self, /)\n--\n\nget(False)."},
     {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL | METH_KEYWORDS,
@@ -998,9 +1036,11 @@ static PyMethodDef queue_methods[] = {
     {"_fileno", queue_fileno, METH_NOARGS,
      "_fileno($self, /)\n--\n\nA fd readable while the queue holds an item."},
     {"_configure", (PyCFunction)(void (*)(void))queue_configure, METH_FASTCALL,
-     "_configure($self, flags, buffer=None, /)\n--\n\nSet this wrapper's flags."},
-    {"_mark_closed", (PyCFunction)(void (*)(void))queue_mark_closed, METH_FASTCALL,
-     "_mark_closed($self, release_fds=False, /)\n--\n\nRefuse put and get here."},
+     "_configure($self, flags, feeder=None, /)\n--\n\n"
+     "This wrapper's flags and feeder object."},
+    {"_set_closed", (PyCFunction)(void (*)(void))queue_set_closed, METH_FASTCALL,
+     "_set_closed($self, closed, release_fds=False, /)\n--\n\n"
+     "Refuse (or allow again) put and get here."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1009,19 +1049,74 @@ static void queue_destroy(cmp_arena *a, void *body)
     cmp_ring_destroy(a, (cmp_ring *)body);
 }
 
+static PyMemberDef queue_members[] = {
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
+    {NULL, 0, 0, 0, NULL},
+};
+
+#define queue_doc \
+    "Queue(maxsize=0, slots=0)\n--\n\n" \
+    "A process-shared message ring: the C type of cmp's Queue,\n" \
+    "JoinableQueue and SimpleQueue, whose Python policy cmp/queues.py\n" \
+    "attaches.  The contract between the two layers:\n\n" \
+    "- construction: __init__ makes the ring (maxsize 0: unbounded; slots:\n" \
+    "  64-byte cells, 0 for the default).  A wrapper, made by __init__ or\n" \
+    "  by _rebuild in another process, is then configured for this\n" \
+    "  process by _configure(flags, feeder=None), again after a fork:\n" \
+    "  flags are QUEUE_JOINABLE (put counts a task), QUEUE_SPILL (an\n" \
+    "  unbounded Queue: a full ring never blocks put) and QUEUE_SIMPLE\n" \
+    "  (closed means OSError).\n" \
+    "- the feeder object: feeder.buffer is the deque of (bytes, tag) not\n" \
+    "  yet in the ring (QUEUE_SPILL; None otherwise); put appends to it,\n" \
+    "  behind what is already there, or calls feeder(item) when the ring\n" \
+    "  is full (the feeder then starts its thread, which pushes the\n" \
+    "  buffer with _drain(buffer)).  feeder.on_error, when not None, is\n" \
+    "  called as on_error(exc, obj) when obj cannot be pickled, instead\n" \
+    "  of put raising exc.  Both are read once, by _configure.\n" \
+    "- the closed state: _set_closed(closed, release_fds=False), the one\n" \
+    "  call that changes it (read as _closed); put and get then raise.\n" \
+    "- put and get are the stdlib's; _put and _get are the same methods\n" \
+    "  under names no policy overrides."
+
 static PyType_Slot queue_slots[] = {
     {Py_tp_init, queue_init},
     {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_traverse, queue_traverse},
+    {Py_tp_clear, queue_clear},
     {Py_tp_methods, queue_methods},
     {Py_tp_getset, queue_getset},
-    {Py_tp_doc, "Queue(maxsize=0, slots=0)\n--\n\n"
-                "A process-shared message ring (the base of cmp's queues)."},
+    {Py_tp_members, queue_members},
+    {Py_tp_doc, queue_doc},
     {0, NULL},
 };
 
 static PyType_Spec queue_spec = {
     "_cmp.Queue", sizeof(QueueObject), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, queue_slots,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, queue_slots,
+};
+
+/* JoinableQueue: a Queue that lists the methods again, so that they are
+ * its own (the interpreter specialises a C method's call on its exact
+ * type); SimpleQueue: the same slots, no Queue. */
+static PyType_Slot joinable_slots[] = {
+    {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_traverse, queue_traverse},
+    {Py_tp_clear, queue_clear},
+    {Py_tp_methods, queue_methods},
+    {Py_tp_doc, "JoinableQueue(maxsize=0, slots=0)\n--\n\n"
+                "The C type of cmp's JoinableQueue (see Queue)."},
+    {0, NULL},
+};
+
+static PyType_Spec joinable_spec = {
+    "_cmp.JoinableQueue", sizeof(QueueObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, joinable_slots,
+};
+
+static PyType_Spec simple_spec = {
+    "_cmp.SimpleQueue", sizeof(QueueObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, queue_slots,
 };
 
 int cmp_add_queue_types(PyObject *module)
@@ -1041,5 +1136,9 @@ int cmp_add_queue_types(PyObject *module)
         PyModule_AddIntConstant(module, "QUEUE_SPILL", Q_SPILL) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SIMPLE", Q_SIMPLE) < 0)
         return -1;
-    return cmp_add_type(module, &queue_spec, NULL, CMP_KIND_QUEUE, NULL);
+    PyObject *queue;
+    if (cmp_add_type(module, &queue_spec, NULL, CMP_KIND_QUEUE, &queue) < 0 ||
+        cmp_add_type(module, &joinable_spec, (PyTypeObject *)queue, 0, NULL) < 0)
+        return -1;
+    return cmp_add_type(module, &simple_spec, NULL, CMP_KIND_QUEUE, NULL);
 }

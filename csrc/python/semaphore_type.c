@@ -151,10 +151,16 @@ static PyMethodDef sem_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef sem_members[] = {
+    CMP_SHARED_WEAKREFS,
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot sem_slots[] = {
     {Py_tp_init, sem_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, sem_methods},
+    {Py_tp_members, sem_members},
     {Py_tp_doc, "Semaphore(value=1, maxvalue=-1)\n--\n\n"
                 "A process-shared counting semaphore (bounded when maxvalue "
                 "is not negative)."},
@@ -166,7 +172,41 @@ static PyType_Spec sem_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, sem_slots,
 };
 
+/* BoundedSemaphore(value=1): a Semaphore bounded by its initial value.
+ * It lists the methods again, so that they are its own (the interpreter's
+ * specialised call of a C method wants the method's exact type). */
+static int bounded_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", NULL};
+    int value = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|i:BoundedSemaphore", kwlist, &value))
+        return -1;
+    PyObject *a = Py_BuildValue("(ii)", value, value);
+    if (!a)
+        return -1;
+    int r = sem_init(self, a, NULL);
+    Py_DECREF(a);
+    return r;
+}
+
+static PyType_Slot bounded_slots[] = {
+    {Py_tp_init, bounded_init},
+    {Py_tp_methods, sem_methods},
+    {Py_tp_doc, "BoundedSemaphore(value=1)\n--\n\n"
+                "A process-shared semaphore that refuses to be released above "
+                "its initial value."},
+    {0, NULL},
+};
+
+static PyType_Spec bounded_spec = {
+    "_cmp.BoundedSemaphore", sizeof(cmp_shared), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, bounded_slots,
+};
+
 int cmp_add_semaphore_type(PyObject *module)
 {
-    return cmp_add_type(module, &sem_spec, NULL, CMP_KIND_SEMAPHORE, NULL);
+    PyObject *sem;
+    if (cmp_add_type(module, &sem_spec, NULL, CMP_KIND_SEMAPHORE, &sem) < 0)
+        return -1;
+    return cmp_add_type(module, &bounded_spec, (PyTypeObject *)sem, 0, NULL);
 }

@@ -88,8 +88,11 @@ void cmp_shared_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     if (PyType_IS_GC(tp))
         PyObject_GC_UnTrack(op);
+    if (((cmp_shared *)op)->weakreflist)
+        PyObject_ClearWeakRefs(op);
     if (tp->tp_clear)
         tp->tp_clear(op);
+    Py_CLEAR(((cmp_shared *)op)->dict);
     cmp_shared_drop((cmp_shared *)op);
     tp->tp_free(op);
     Py_DECREF(tp);
@@ -98,12 +101,13 @@ void cmp_shared_dealloc(PyObject *op)
 int cmp_shared_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((cmp_shared *)self)->dict);
     return 0;
 }
 
 int cmp_shared_clear(PyObject *self)
 {
-    (void)self;
+    Py_CLEAR(((cmp_shared *)self)->dict);
     return 0;
 }
 
@@ -266,53 +270,6 @@ static PyObject *mod_refcount(PyObject *m, PyObject *obj)
         __atomic_load_n(&cmp_obj(cmp_the_arena, s->off)->refs, __ATOMIC_RELAXED));
 }
 
-
-/* CPython 3.11+ specialises `obj.method(...)` on a method descriptor only
- * when type(obj) is exactly the descriptor's type; on any other type the
- * call falls back to the generic path on every execution.  cmp's Python
- * classes (Event, Condition, Synchronized, ...) subclass C types, so their
- * hot C methods would always take the slow path.  This gives cls its own
- * descriptor for each plain C method it inherits (same C function, same
- * signature and docstring, owned by cls), so the specialised call applies
- * to cls's instances.  Dunder methods are left alone: the interpreter looks
- * them up without that specialisation.  Called for every Python subclass
- * of a cmp type, from the __init_subclass__ that cmp/_core.py gives them. */
-static PyObject *mod_own_methods(PyObject *m, PyObject *cls)
-{
-    (void)m;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "_own_methods() needs a class");
-        return NULL;
-    }
-    PyObject *mro = ((PyTypeObject *)cls)->tp_mro;
-    for (Py_ssize_t i = 1; mro && i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
-        PyObject *name, *descr;
-        Py_ssize_t pos = 0;
-        while (dict && PyDict_Next(dict, &pos, &name, &descr)) {
-            if (!Py_IS_TYPE(descr, &PyMethodDescr_Type))
-                continue;
-            PyMethodDef *def = ((PyMethodDescrObject *)descr)->d_method;
-            if (def->ml_name[0] == '_' && def->ml_name[1] == '_')
-                continue;
-            /* Only where cls resolves the name to this very C method. */
-            PyObject *found = PyObject_GetAttr(cls, name);
-            if (!found)
-                return NULL;
-            int inherited = found == descr;
-            Py_DECREF(found);
-            if (!inherited)
-                continue;
-            PyObject *own = PyDescr_NewMethod((PyTypeObject *)cls, def);
-            int r = own ? PyObject_SetAttr(cls, name, own) : -1;
-            Py_XDECREF(own);
-            if (r < 0)
-                return NULL;
-        }
-    }
-    Py_RETURN_NONE;
-}
-
 /* _arena_init(fd=-1, token=0): create this process's arena (fd < 0), or
  * join the one whose memfd this process was given at its start. */
 static const char *const arena_init_names[] = {"fd", "token"};
@@ -389,9 +346,6 @@ static PyMethodDef module_functions[] = {
      "_live_wrappers()\n--\n\nHow many wrappers of shared objects live here."},
     {"_shared_refcount", mod_refcount, METH_O,
      "_shared_refcount(obj, /)\n--\n\nThe shared reference count of obj."},
-    {"_own_methods", mod_own_methods, METH_O,
-     "_own_methods(cls, /)\n--\n\nGive cls its own descriptors for the C methods "
-     "it inherits\n(so the interpreter's specialised method call applies)."},
     {NULL, NULL, 0, NULL},
 };
 

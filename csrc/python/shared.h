@@ -20,6 +20,8 @@
 
 #include "../arena.h"
 
+#include <structmember.h>
+
 typedef struct cmp_shared {
     PyObject_HEAD
     void *body;                 /* the object's body in the arena */
@@ -27,8 +29,17 @@ typedef struct cmp_shared {
     struct cmp_shared *prev, *next;
     uint32_t kind;
     int released;               /* the reference was let go at exit */
-    PyObject *weakreflist;
+    PyObject *weakreflist;      /* for the types that give weak references */
+    PyObject *dict;             /* for the types that give a __dict__ */
 } cmp_shared;
+
+/* Py_tp_members entries of a type that gives weak references or a
+ * __dict__ (cmp_shared_dealloc, _traverse and _clear handle both; a type
+ * with a __dict__ is a GC type). */
+#define CMP_SHARED_WEAKREFS \
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL}
+#define CMP_SHARED_DICT \
+    {"__dictoffset__", T_PYSSIZET, offsetof(cmp_shared, dict), READONLY, NULL}
 
 /* Nonzero while this thread pickles for storage (see above). */
 extern __thread int cmp_durable_handles;

@@ -53,7 +53,10 @@ void cmp_state_clear(void)
     cmp_state_t *s = &cmp_state;
     for (int k = 0; k < CMP_KIND_COUNT; k++)
         Py_CLEAR(s->kind_type[k]);
+    for (; s->ntyped > 0; s->ntyped--)
+        Py_CLEAR(s->typed[s->ntyped - 1].type);
     Py_CLEAR(s->with_method_type);
+    Py_CLEAR(s->sync_value_type);
     Py_CLEAR(s->OwnerDiedWarning);
     Py_CLEAR(s->BrokenBarrierError);
     Py_CLEAR(s->Empty);
@@ -67,10 +70,9 @@ void cmp_state_clear(void)
 
 /* ---- types ---------------------------------------------------------------- */
 
-/* The shared methods, owned by `tp` itself. */
-static int add_shared_methods(PyObject *tp)
+int cmp_add_methods(PyObject *tp, PyMethodDef *defs)
 {
-    for (PyMethodDef *m = cmp_shared_methods; m->ml_name; m++) {
+    for (PyMethodDef *m = defs; m->ml_name; m++) {
         PyObject *f = (m->ml_flags & METH_CLASS)
                           ? PyDescr_NewClassMethod((PyTypeObject *)tp, m)
                           : PyDescr_NewMethod((PyTypeObject *)tp, m);
@@ -93,16 +95,23 @@ int cmp_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base,
     Py_XDECREF(bases);
     if (!tp)
         return -1;
-    if (kind && (kind >= CMP_KIND_COUNT || cmp_state.kind_type[kind] ||
-                 add_shared_methods(tp) < 0)) {
+    cmp_state_t *st = &cmp_state;
+    if (kind >= CMP_KIND_COUNT || (kind && st->ntyped == CMP_TYPES_MAX) ||
+        ((kind || (base && cmp_type_kind(base))) &&
+         cmp_add_methods(tp, cmp_shared_methods) < 0)) {
         if (!PyErr_Occurred())
-            PyErr_Format(PyExc_SystemError, "kind %u registered twice", kind);
+            PyErr_Format(PyExc_SystemError, "cannot register kind %u", kind);
         Py_DECREF(tp);
         return -1;
     }
     if (kind) {
         Py_INCREF(tp);
-        cmp_state.kind_type[kind] = (PyTypeObject *)tp;
+        st->typed[st->ntyped].type = (PyTypeObject *)tp;
+        st->typed[st->ntyped++].kind = kind;
+        if (!st->kind_type[kind]) {
+            Py_INCREF(tp);
+            st->kind_type[kind] = (PyTypeObject *)tp;
+        }
     }
     /* PyModule_AddObject steals the reference only when it succeeds. */
     if (PyModule_AddObject(module, spec->name + 5 /* skip "_cmp." */, tp) < 0) {
@@ -123,9 +132,9 @@ const char *cmp_short_name(PyTypeObject *tp)
 uint32_t cmp_type_kind(PyTypeObject *tp)
 {
     for (; tp; tp = tp->tp_base)
-        for (uint32_t k = 1; k < CMP_KIND_COUNT; k++)
-            if (cmp_state.kind_type[k] == tp)
-                return k;
+        for (int i = 0; i < cmp_state.ntyped; i++)
+            if (cmp_state.typed[i].type == tp)
+                return cmp_state.typed[i].kind;
     return 0;
 }
 

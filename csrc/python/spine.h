@@ -26,9 +26,17 @@
 
 /* ---- state ---------------------------------------------------------------- */
 
+#define CMP_TYPES_MAX 24
+
 typedef struct {
-    PyTypeObject *kind_type[CMP_KIND_COUNT]; /* the _cmp type of each kind */
+    PyTypeObject *kind_type[CMP_KIND_COUNT]; /* the first _cmp type of each kind */
+    struct {
+        PyTypeObject *type;         /* strong */
+        uint32_t kind;
+    } typed[CMP_TYPES_MAX];         /* every _cmp type of a kind */
+    int ntyped;
     PyTypeObject *with_method_type; /* with_method.h */
+    PyTypeObject *sync_value_type;  /* _cmp.SyncValue (buffer_type.c) */
     PyObject *OwnerDiedWarning;     /* _cmp.OwnerDiedWarning */
     PyObject *BrokenBarrierError;   /* threading's */
     PyObject *Empty, *Full;         /* the queue module's */
@@ -48,11 +56,17 @@ void cmp_state_clear(void);
 
 /* Create the heap type of `spec` (named "_cmp.X") on `base` (NULL: object)
  * and add it to the module as X.  A type of shared objects (kind != 0)
- * gets the shared methods (_handle, _drop_handle, _rebuild) and is the
- * type of that kind.  *out, when given: the type, borrowed (the module
- * holds it).  0 or -1. */
+ * is a type of that kind (the first one registered: kind_type).  It, and
+ * a type on a base of a kind, owns
+ * the shared methods (_handle, _drop_handle, _rebuild).  *out, when
+ * given: the type, borrowed (the module holds it).  0 or -1. */
 int cmp_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base,
                  uint32_t kind, PyObject **out);
+
+/* Give `tp` descriptors of its own for the methods `defs` (which a base
+ * may already have): the interpreter specialises a call of a C method
+ * only on the method's exact type.  0 or -1. */
+int cmp_add_methods(PyObject *tp, PyMethodDef *defs);
 
 /* A type's name without its module ("Lock", as the stdlib's messages say). */
 const char *cmp_short_name(PyTypeObject *tp);
