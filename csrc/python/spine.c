@@ -326,10 +326,8 @@ int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     return 0;
 }
 
-int cmp_no_args(const char *method, Py_ssize_t nargs)
+int cmp_args_given(const char *method, Py_ssize_t nargs)
 {
-    if (nargs == 0)
-        return 0;
     PyErr_Format(PyExc_TypeError, "%s() takes no arguments (%zd given)", method, nargs);
     return -1;
 }

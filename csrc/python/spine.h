@@ -144,7 +144,12 @@ int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 
 /* For METH_FASTCALL methods without arguments (the interpreter, 3.11,
  * specialises calls of fastcall builtins, not of no-argument ones):
- * 0, or -1 with "<method>() takes no arguments" when nargs is not 0. */
-int cmp_no_args(const char *method, Py_ssize_t nargs);
+ * 0, or -1 with "<method>() takes no arguments" when nargs is not 0
+ * (cmp_args_given raises that; inline, the test costs no call). */
+int cmp_args_given(const char *method, Py_ssize_t nargs);
+static inline int cmp_no_args(const char *method, Py_ssize_t nargs)
+{
+    return __builtin_expect(nargs == 0, 1) ? 0 : cmp_args_given(method, nargs);
+}
 
 #endif /* CMP_SPINE_H */
