@@ -46,20 +46,40 @@ arena_stats = _cmp.arena_stats
 OwnerDiedWarning = _cmp.OwnerDiedWarning
 
 
-def _own_c_methods(cls, **kwargs):
-    """Every Python subclass of a cmp C type (Event, Synchronized, Queue, a
-    user's subclass ...) owns the C methods it inherits: the interpreter
-    specialises ``obj.method()`` only on the method's exact type."""
-    object.__init_subclass__(**kwargs)
-    _cmp._own_methods(cls)
+_NOT_POLICY = frozenset(('__module__', '__qualname__', '__doc__', '__dict__',
+                         '__weakref__', '__slots__'))
 
 
-for _tp in vars(_cmp).values():
-    if (isinstance(_tp, type) and _tp.__module__ == '_cmp' and
-            not issubclass(_tp, BaseException) and
-            _tp.__flags__ & (1 << 10)):     # Py_TPFLAGS_BASETYPE
-        _tp.__init_subclass__ = classmethod(_own_c_methods)
-del _tp
+def c_class(c_type):
+    """Decorator: the class statement it decorates defines the Python
+    policy of the C type `c_type` (what C leaves to Python: the stdlib's
+    __init__ signature, repr, pickling, pure-Python methods, properties,
+    the docstring), and the name it binds is `c_type` itself with that
+    policy attached.
+
+    cmp's classes are exact C types, not Python subclasses of them: the
+    interpreter specialises a call of a C method only on the method's own
+    type, and `with lock:` binds __enter__ and __exit__ without a subtype
+    check.  A program's subclass of one is an ordinary subclass of a C
+    type.  The policy class is a plain class (its own bases' attributes
+    are attached too); as it is not a base of `c_type`, its methods do
+    not use super(): a policy __init__ calls the C type's own as
+    ``self._c_init(...)``."""
+    def attach(policy):
+        own_init = vars(c_type).get('__init__')
+        if own_init is not None and '__init__' in vars(policy):
+            c_type._c_init = own_init
+        for klass in reversed(policy.__mro__[:-1]):
+            for name, value in vars(klass).items():
+                if name not in _NOT_POLICY:
+                    setattr(c_type, name, value)
+        if policy.__doc__ is not None:
+            c_type.__doc__ = policy.__doc__
+        c_type.__name__ = policy.__name__
+        c_type.__qualname__ = policy.__qualname__
+        c_type.__module__ = policy.__module__
+        return c_type
+    return attach
 
 
 class _ExitHook:

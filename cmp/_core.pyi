@@ -1,6 +1,6 @@
 # cmp's C core as the package sees it: the arena's statistics and the
 # warning a lock's new owner gets when the last one died holding it.
-from typing import TypedDict, type_check_only
+from typing import Callable, TypeVar, TypedDict, type_check_only
 
 # A name for the checker only: arena_stats() returns a plain dict.
 @type_check_only
@@ -20,3 +20,7 @@ def arena_stats() -> ArenaStats: ...
 class OwnerDiedWarning(RuntimeWarning): ...
 
 def arena_argument() -> str: ...
+
+_C = TypeVar("_C", bound=type)
+
+def c_class(c_type: _C) -> Callable[[type], _C]: ...

@@ -1,7 +1,9 @@
 """cmp's queues: the stdlib's Queue, SimpleQueue and JoinableQueue on a
 lock-free ring in the shared arena (csrc/ring.c).
 
-put and get are C methods: they pickle (the stdlib's ForkingPickler, or
+Queue, JoinableQueue and SimpleQueue are C types (_cmp.Queue, ...) with
+the Python policy below attached (cmp._core.c_class); the contract between
+the two layers is _cmp.Queue's docstring.  put and get are C methods: they pickle (the stdlib's ForkingPickler, or
 plain pickle for builtin scalars, which its reducers cannot touch), copy the
 bytes into the ring and publish them, with no lock and no system call while
 the ring is neither empty nor full.  An unbounded Queue never blocks in
@@ -30,13 +32,11 @@ from multiprocessing.util import debug, info, Finalize, register_after_fork, is_
 from queue import Empty, Full  # noqa: F401  (the stdlib module's names)
 
 from . import _cmp
+from ._core import c_class
 from ._reduce import reduce_shared
 
 __all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
 
-_Base = _cmp.Queue
-_base_put = _Base.put
-_base_get = _Base.get
 _sentinel = object()
 
 # Every Queue of this process, so that a child made by a bare os.fork()
@@ -107,7 +107,7 @@ class _Writer(_End):
     writable = True
 
     def send(self, obj):
-        _base_put(self._q(), obj)
+        self._q()._put(obj)
 
 
 class _Locks(object):
@@ -133,7 +133,34 @@ class _Locks(object):
         return lock
 
 
-class Queue(_Locks, _Base):
+class _Feeder(object):
+    """A Queue's feeder in this process (the contract: _cmp.Queue's
+    docstring): its buffer, the hook for what cannot be pickled, and the
+    call that hands a record over when the ring is full."""
+
+    __slots__ = ('buffer', 'on_error', '_queue')
+
+    def __init__(self, queue, buffer):
+        self.buffer = buffer
+        hook = type(queue)._on_queue_feeder_error
+        # put raises, unless a subclass overrides the stdlib's hook.
+        self.on_error = None if hook is Queue._on_queue_feeder_error else hook
+        self._queue = weakref.ref(queue)
+
+    def __call__(self, item):
+        # The ring is full and the queue is unbounded: the feeder thread
+        # pushes the buffered (bytes, tag) items, in this process's order,
+        # as room appears (put also pushes them when it finds room).
+        q = self._queue()
+        with q._notempty:
+            if q._thread is None:
+                q._start_thread()
+            self.buffer.append(item)
+            q._notempty.notify()
+
+
+@c_class(_cmp.Queue)
+class Queue(_Locks):
     """Queue(maxsize=0, *, ctx): the stdlib's multiprocessing Queue.
 
     The class attribute _ring_slots sizes the ring in 64-byte cells (0: the
@@ -151,7 +178,7 @@ class Queue(_Locks, _Base):
             maxsize = operator.index(maxsize)
             if maxsize > _SEM_VALUE_MAX:
                 raise OverflowError("Python int too large to convert to C int")
-        super().__init__(maxsize, self._ring_slots)
+        self._c_init(maxsize, self._ring_slots)
         self._ignore_epipe = False
         self._reset()
         _queues.add(self)
@@ -178,13 +205,13 @@ class Queue(_Locks, _Base):
         self._buffer = collections.deque()
         if self._maxsize >= 0x7fffffff:
             # Unbounded: a full ring spills into _buffer, never blocks.
-            self._configure(self._flags, self._buffer)
+            self._configure(self._flags, _Feeder(self, self._buffer))
         else:
-            self._configure(self._flags & ~_cmp.QUEUE_SPILL)
+            self._configure(self._flags & ~_cmp.QUEUE_SPILL, _Feeder(self, None))
         self._thread = None
         self._jointhread = None
         self._joincancelled = False
-        self._closed = False
+        self._set_closed(False)
         self._close = None
         self._reader = _Reader(self)
         self._writer = _Writer(self)
@@ -199,12 +226,9 @@ class Queue(_Locks, _Base):
         for obj in items:
             put(obj, block, timeout)
 
-    def _poll_any(self, timeout=0.0):
-        return self._poll(timeout)
-
     def close(self):
         """close(): no more data from this process; the feeder flushes."""
-        self._closed = True
+        self._set_closed(True)
         close = self._close
         if close:
             self._close = None
@@ -234,27 +258,11 @@ class Queue(_Locks, _Base):
         self.close()
         self.join_thread()
 
-    def _pickle_error(self, e, obj):
-        hook = type(self)._on_queue_feeder_error
-        if hook is Queue._on_queue_feeder_error:
-            raise e
-        hook(e, obj)
-
-    def _spill(self, item):
-        # The ring is full and this queue is unbounded: the feeder thread
-        # pushes the buffered (bytes, tag) items, in this process's order,
-        # as room appears (put also pushes them when it finds room).
-        with self._notempty:
-            if self._thread is None:
-                self._start_thread()
-            self._buffer.append(item)
-            self._notempty.notify()
-
     def _start_thread(self):
         debug('Queue._start_thread()')
         # The feeder holds its own wrapper of the ring, never this object,
         # so that dropping the queue still tells the feeder to finish.
-        ring = _Base._rebuild(self._handle())
+        ring = _cmp.Queue._rebuild(self._handle())
         ring._configure(0)
         self._thread = threading.Thread(
             target=Queue._feed,
@@ -316,8 +324,10 @@ class Queue(_Locks, _Base):
     __class_getitem__ = classmethod(types.GenericAlias)
 
 
-class JoinableQueue(Queue):
-    """JoinableQueue(maxsize=0, *, ctx): Queue with task_done() and join()."""
+@c_class(_cmp.JoinableQueue)
+class JoinableQueue:
+    """JoinableQueue(maxsize=0, *, ctx): Queue with task_done() and join().
+    (A Queue: the rest of its policy is Queue's.)"""
 
     _flags = _cmp.QUEUE_SPILL | _cmp.QUEUE_JOINABLE
 
@@ -330,11 +340,12 @@ class JoinableQueue(Queue):
         self._join()
 
 
-class SimpleQueue(_Locks, _Base):
+@c_class(_cmp.SimpleQueue)
+class SimpleQueue(_Locks):
     """SimpleQueue(*, ctx): the stdlib's simplified queue."""
 
     def __init__(self, *, ctx):
-        super().__init__(0)
+        self._c_init(0)
         self._configure(_cmp.QUEUE_SIMPLE)
         self._reset()
 
@@ -351,22 +362,22 @@ class SimpleQueue(_Locks, _Base):
 
     def close(self):
         """close(): close this process's handles; put and get raise OSError."""
-        self._mark_closed(True)
+        self._set_closed(True, True)
         self._reader.close()
         self._writer.close()
 
     def get(self):
         """get(): remove and return an item, waiting for one."""
-        return _base_get(self)
+        return self._get()
 
     def put(self, obj):
         """put(obj): put obj into the queue."""
-        return _base_put(self, obj)
+        return self._put(obj)
 
     def put_many(self, items):
         """put_many(items): put each item in order."""
-        put = _base_put
+        put = self._put
         for obj in items:
-            put(self, obj)
+            put(obj)
 
     __class_getitem__ = classmethod(types.GenericAlias)

@@ -45,6 +45,7 @@ from multiprocessing import reduction as _reduction
 from multiprocessing import sharedctypes as _std
 
 from . import _cmp
+from ._core import c_class
 from ._reduce import reduce_shared
 
 _ForkingPickler = _reduction.ForkingPickler
@@ -67,12 +68,11 @@ typecode_to_type = {
 _fast_code = {t: code for code, t in typecode_to_type.items() if code != 'u'}
 
 
-class SharedBuffer(_cmp.SharedBuffer):
+@c_class(_cmp.SharedBuffer)
+class SharedBuffer:
     """SharedBuffer(nbytes): zeroed bytes in the shared arena."""
-    __slots__ = ('__weakref__',)
 
-    def __reduce__(self):
-        return reduce_shared(self)
+    __reduce__ = reduce_shared
 
     def __repr__(self):
         return '<%s nbytes=%d>' % (type(self).__name__, self.nbytes)
@@ -224,7 +224,12 @@ class_cache = weakref.WeakKeyDictionary()
 # Synchronized wrappers
 #
 
-class SynchronizedBase(_cmp.SyncBase):
+# Synchronized, SynchronizedArray and SynchronizedString are C types
+# (cmp._core.c_class) on SynchronizedBase: `.value`, items, atomics and
+# the lock's fast path are theirs.
+
+@c_class(_cmp.SyncBase)
+class SynchronizedBase:
     """A ctypes object and the lock every access takes."""
 
     def __init__(self, obj, lock=None, ctx=None):
@@ -252,14 +257,13 @@ class SynchronizedBase(_cmp.SyncBase):
         return '<%s wrapper for %s>' % (type(self).__name__, self._obj)
 
 
-class Synchronized(SynchronizedBase, _cmp.SyncValue):
+@c_class(_cmp.SyncValue)
+class Synchronized:
     """A Value with a lock: ``.value`` (C fast path), atomics."""
 
 
-Synchronized._set_fast_type(Synchronized)
-
-
-class SynchronizedArray(SynchronizedBase, _cmp.SyncArray):
+@c_class(_cmp.SyncArray)
+class SynchronizedArray:
     """An Array with a lock: items, slices, len, iteration, buffer."""
 
     def __getslice__(self, start, stop):
@@ -269,6 +273,8 @@ class SynchronizedArray(SynchronizedBase, _cmp.SyncArray):
         self[start:stop] = values
 
 
-class SynchronizedString(SynchronizedArray):
+@c_class(_cmp.SyncString)
+class SynchronizedString:
+    """An Array of c_char with a lock: also ``.value`` and ``.raw``."""
     value = make_property('value')
     raw = make_property('raw')

@@ -60,9 +60,11 @@ OwnerDiedWarning saying so.
 server process (reachable by address from other programs; every operation
 a round trip through a socket).
 """
+import types
 from collections.abc import Mapping, MutableMapping
 
 from . import _cmp
+from ._core import c_class
 from ._reduce import reduce_shared
 
 __all__ = ['Dict']
@@ -116,17 +118,23 @@ def _pairs(other):
     return pairs
 
 
-class Dict(_cmp.Dict, MutableMapping):
+@c_class(_cmp.Dict)
+class Dict:
     """Dict(other=(), /, **kwargs)
 
-    A dict shared by every process of the tree (see cmp.shareddict).
+    A dict shared by every process of the tree (see cmp.shareddict).  A
+    MutableMapping (registered as one): the C type has the mapping's
+    methods, the rest are here.
     """
-    __slots__ = ()
 
     def __init__(self, other=(), /, **kwargs):
-        super().__init__()
+        self._c_init()
         if other or kwargs:
             self.update(other, **kwargs)
+
+    # What MutableMapping would add that the C type and this class lack.
+    __reversed__ = None
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     @property
     def lock(self):
@@ -189,3 +197,6 @@ class Dict(_cmp.Dict, MutableMapping):
 
     def __reduce__(self):
         return reduce_shared(self)
+
+
+MutableMapping.register(Dict)

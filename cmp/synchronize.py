@@ -13,7 +13,7 @@ from multiprocessing import synchronize as _mpsync
 from multiprocessing.synchronize import SEM_VALUE_MAX  # noqa: F401
 
 from . import _cmp
-from ._core import OwnerDiedWarning
+from ._core import OwnerDiedWarning, c_class
 from ._reduce import reduce_shared
 
 __all__ = [
@@ -31,18 +31,6 @@ def _holder_name():
 
 def _thread_of_this_process(native_id):
     return any(t.native_id == native_id for t in threading.enumerate())
-
-
-class _SemLockLike:
-    """What the semaphores share on top of their C types."""
-    __slots__ = ()
-
-    # Stdlib code reaches into a lock's or semaphore's SemLock (for example
-    # JoinableQueue.join calls _semlock._is_zero()): the object is its own.
-    _semlock = property(lambda self: self)
-
-    def __reduce__(self):
-        return reduce_shared(self)
 
 
 def _lock_repr(self):
@@ -76,44 +64,53 @@ def _rlock_repr(self):
     return '<%s(%s, %s)>' % (self.__class__.__name__, name, count)
 
 
-def _own(cls, repr_):
-    """Lock and RLock are the C types themselves, not Python subclasses:
-    ``with lock:`` and ``lock.acquire()`` then resolve on an exact C type
-    (the interpreter's fast paths for C methods want the exact type, and no
-    subtype check is paid per call).  The C type provides __init__(*, ctx),
-    the hot methods, weak references and _semlock; the policy (repr,
-    pickling) is added here."""
-    cls.__repr__ = repr_
-    cls.__reduce__ = reduce_shared
-    cls.__module__ = __name__
-    if cls.__text_signature__ is None:
-        # Before 3.11 a heap type's signature line is not read from its
-        # docstring: inspect.signature(Lock) must still say (*, ctx).
-        import inspect
-        cls.__signature__ = inspect.signature(getattr(_mpsync, cls.__name__))
-    return cls
+# Each class below is its C type itself (cmp._core.c_class), with the
+# policy its class statement defines attached: the C type provides the hot
+# methods, weak references and, for the locks, __init__(*, ctx) and
+# _semlock (stdlib code reaches into a lock's SemLock: JoinableQueue.join
+# calls _semlock._is_zero()).
+
+@c_class(_cmp.Lock)
+class Lock:
+    # A non-recursive lock shared by the processes of a tree: if the process
+    # holding it dies, the next acquirer takes it over and an
+    # OwnerDiedWarning says so.  (The C type's docstring says so too.)
+    __repr__ = _lock_repr
+    __reduce__ = reduce_shared
 
 
-# A non-recursive lock shared by the processes of a tree: if the process
-# holding it dies, the next acquirer takes it over and an OwnerDiedWarning
-# says so.
-Lock = _own(_cmp.Lock, _lock_repr)
+@c_class(_cmp.RLock)
+class RLock:
+    # A recursive lock shared by the processes of a tree: if the thread
+    # holding it dies, the next acquirer takes it over and an
+    # OwnerDiedWarning says so.
+    __repr__ = _rlock_repr
+    __reduce__ = reduce_shared
 
-# A recursive lock shared by the processes of a tree: if the thread holding
-# it dies, the next acquirer takes it over and an OwnerDiedWarning says so.
-RLock = _own(_cmp.RLock, _rlock_repr)
+
+if Lock.__text_signature__ is None:
+    # Before 3.11 a heap type's signature line is not read from its
+    # docstring: inspect.signature(Lock) must still say (*, ctx).
+    import inspect
+    Lock.__signature__ = inspect.signature(_mpsync.Lock)
+    RLock.__signature__ = inspect.signature(_mpsync.RLock)
 
 
-class Semaphore(_SemLockLike, _cmp.Semaphore):
+@c_class(_cmp.Semaphore)
+class Semaphore:
     """A counting semaphore shared by the processes of a tree.
 
     A process killed while it holds units keeps them (a semaphore has no
     owner), as with the stdlib's.
     """
-    __slots__ = ('__weakref__',)
 
     def __init__(self, value=1, *, ctx):
-        super().__init__(value)
+        self._c_init(value)
+
+    # As a lock's: the object is its own SemLock.
+    _semlock = property(lambda self: self)
+
+    __reduce__ = reduce_shared
 
     def __repr__(self):
         try:
@@ -123,12 +120,13 @@ class Semaphore(_SemLockLike, _cmp.Semaphore):
         return '<%s(value=%s)>' % (self.__class__.__name__, value)
 
 
-class BoundedSemaphore(Semaphore):
-    """A semaphore that refuses to be released above its initial value."""
-    __slots__ = ()
+@c_class(_cmp.BoundedSemaphore)
+class BoundedSemaphore:
+    """A semaphore that refuses to be released above its initial value.
+    (A Semaphore: the rest of its policy is Semaphore's.)"""
 
     def __init__(self, value=1, *, ctx):
-        _cmp.Semaphore.__init__(self, value, value)
+        self._c_init(value)
 
     def __repr__(self):
         try:
@@ -140,20 +138,19 @@ class BoundedSemaphore(Semaphore):
             self.__class__.__name__, value, maxvalue)
 
 
-class Event(_cmp.Event):
+@c_class(_cmp.Event)
+class Event:
     """An event flag shared by the processes of a tree.
 
     Nothing is held, so a killed process leaves nothing behind.  wait()
     returns True once a set() happened after it began, even if clear()
     followed before it woke (as threading.Event does).
     """
-    __slots__ = ('__weakref__',)
 
     def __init__(self, *, ctx):
-        super().__init__()
+        self._c_init()
 
-    def __reduce__(self):
-        return reduce_shared(self)
+    __reduce__ = reduce_shared
 
     if '__repr__' in _mpsync.Event.__dict__:
         def __repr__(self):
@@ -173,7 +170,8 @@ class _Count:
         self.get_value = get_value
 
 
-class Condition(_cmp.Condition):
+@c_class(_cmp.Condition)
+class Condition:
     """A condition variable shared by the processes of a tree, over a cmp
     Lock or RLock (by default a new RLock).
 
@@ -186,7 +184,7 @@ class Condition(_cmp.Condition):
     def __init__(self, lock=None, *, ctx):
         lock = lock or RLock(ctx=ctx)
         lock.acquire     # the stdlib's answer to a lock without one: AttributeError
-        super().__init__(lock)
+        self._c_init(lock)
         self._make_methods()
 
     def _make_methods(self):
@@ -239,7 +237,8 @@ class Condition(_cmp.Condition):
         return result
 
 
-class Barrier(_cmp.Barrier):
+@c_class(_cmp.Barrier)
+class Barrier:
     """A barrier shared by the processes of a tree, with threading.Barrier's
     behaviour.
 
@@ -253,7 +252,7 @@ class Barrier(_cmp.Barrier):
     """
 
     def __init__(self, parties, action=None, timeout=None, *, ctx):
-        super().__init__(parties, action, timeout)
+        self._c_init(parties, action, timeout)
 
     def __reduce__(self):
         return reduce_shared(self, (self._action, self._timeout))

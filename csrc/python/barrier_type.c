@@ -14,8 +14,6 @@ typedef struct {
 
 #define BARRIER(self) ((cmp_barrier *)((cmp_shared *)(self))->body)
 
-static PyObject *BrokenBarrierError;    /* threading.BrokenBarrierError */
-
 static int barrier_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"parties", "action", "timeout", NULL};
@@ -97,35 +95,16 @@ static int lock_barrier(cmp_barrier *b)
     return 0;
 }
 
-/* Take the internal lock back no matter what; a signal handler's exception
- * is kept pending (the lock is held on return either way; -1 then). */
+/* Take the internal lock back no matter what (cmp_wait_through: a signal
+ * handler's exception is kept pending; the lock is held on return either
+ * way, -1 then). */
 static int relock_barrier(cmp_barrier *b)
 {
     if (cmp_barrier_trylock(b))
         return 0;
-    cmp_deadline forever = cmp_deadline_forever();
-    PyObject *et = NULL, *ev = NULL, *tb = NULL;
-    int r;
-    for (;;) {
-        Py_BEGIN_ALLOW_THREADS
-        r = cmp_barrier_lock(b, &forever);
-        Py_END_ALLOW_THREADS
-        if (r != EINTR)
-            break;
-        if (PyErr_CheckSignals() < 0) {
-            if (et)
-                PyErr_Clear();
-            else
-                PyErr_Fetch(&et, &ev, &tb);
-        }
-    }
-    if (r == EOWNERDEAD)
+    if (cmp_wait_through(lock_fn, b) == EOWNERDEAD)
         holder_died(b);
-    if (et) {
-        PyErr_Restore(et, ev, tb);
-        return -1;
-    }
-    return 0;
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* With the lock held: release it, wait for the next state change (or the
@@ -160,7 +139,7 @@ static int sleep_locked(cmp_barrier *b, const cmp_deadline *d)
 
 static PyObject *broken_error(void)
 {
-    PyErr_SetNone(BrokenBarrierError);
+    PyErr_SetNone(cmp_state.BrokenBarrierError);
     return NULL;
 }
 
@@ -333,6 +312,8 @@ static PyGetSetDef barrier_getset[] = {
 static PyMemberDef barrier_members[] = {
     {"_action", T_OBJECT, offsetof(BarrierObject, action), 0, "the action"},
     {"_timeout", T_OBJECT, offsetof(BarrierObject, timeout), 0, "the default timeout"},
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -359,7 +340,7 @@ static int barrier_clear(PyObject *op)
 {
     Py_CLEAR(((BarrierObject *)op)->action);
     Py_CLEAR(((BarrierObject *)op)->timeout);
-    return 0;
+    return cmp_shared_clear(op);
 }
 
 static PyType_Slot barrier_slots[] = {
@@ -382,12 +363,5 @@ static PyType_Spec barrier_spec = {
 
 int cmp_add_barrier_type(PyObject *module)
 {
-    PyObject *threading = PyImport_ImportModule("threading");
-    if (!threading)
-        return -1;
-    BrokenBarrierError = PyObject_GetAttrString(threading, "BrokenBarrierError");
-    Py_DECREF(threading);
-    if (!BrokenBarrierError)
-        return -1;
-    return cmp_add_shared_type(module, &barrier_spec, CMP_KIND_BARRIER, NULL);
+    return cmp_add_type(module, &barrier_spec, NULL, CMP_KIND_BARRIER, NULL);
 }

@@ -69,11 +69,17 @@ static PyGetSetDef sharedbuffer_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+static PyMemberDef sharedbuffer_members[] = {
+    CMP_SHARED_WEAKREFS,
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot sharedbuffer_slots[] = {
     {Py_tp_init, sharedbuffer_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_getset, sharedbuffer_getset},
     {Py_bf_getbuffer, sharedbuffer_getbuffer},
+    {Py_tp_members, sharedbuffer_members},
     {Py_tp_doc, "SharedBuffer(nbytes)\n--\n\n"
                 "nbytes zeroed bytes in cmp's shared arena (buffer protocol)."},
     {0, NULL},
@@ -103,17 +109,16 @@ typedef struct {
     cmp_lock *lk;           /* the lock's body (LK_LOCK, LK_RLOCK) */
     PyObject *obj;          /* the ctypes object (get_obj) */
     PyObject *lock;         /* get_lock */
+    PyObject *dict;         /* __dict__ */
+    PyObject *weakreflist;
 } SyncObject;
 
-static PyTypeObject *cmp_lock_type, *cmp_rlock_type;
-static PyObject *str_acquire, *str_release, *str_value;
-
+/* 1 (ValueError set) when the wrapper has no object yet. */
 static int sync_not_ready(SyncObject *s)
 {
     if (s->obj)
         return 0;
-    PyErr_Format(PyExc_ValueError, "%s object is not initialised",
-                 Py_TYPE(s)->tp_name);
+    cmp_not_initialised((PyObject *)s);
     return 1;
 }
 
@@ -142,7 +147,7 @@ static inline int sync_acquire(SyncObject *s)
     }
     /* Contended, or not a cmp lock: the lock's own acquire (it sleeps with
      * the GIL released and lets signals through). */
-    return sync_call(s->lock, str_acquire);
+    return sync_call(s->lock, cmp_state.str_acquire);
 }
 
 /* Release the lock.  `failed`: an exception is already set by the work
@@ -153,23 +158,21 @@ static int sync_release(SyncObject *s, int failed)
         if (cmp_rlock_release(s->lk, cmp_thread_owner()) == 0)
             return failed ? -1 : 0;
         if (!failed)
-            PyErr_SetString(PyExc_AssertionError,
-                            "attempt to release recursive lock not owned by thread");
+            cmp_raise(CMP_ERR_RLOCK_NOT_MINE);
         return -1;
     }
     if (s->lkind == LK_LOCK) {
         if (cmp_lock_release(s->lk) == 0)
             return failed ? -1 : 0;
         if (!failed)
-            PyErr_SetString(PyExc_ValueError,
-                            "semaphore or lock released too many times");
+            cmp_raise(CMP_ERR_RELEASED_TOO_MANY);
         return -1;
     }
     if (!failed)
-        return sync_call(s->lock, str_release);
+        return sync_call(s->lock, cmp_state.str_release);
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
-    if (sync_call(s->lock, str_release) < 0)
+    if (sync_call(s->lock, cmp_state.str_release) < 0)
         PyErr_Clear();
     PyErr_Restore(t, v, tb);
     return -1;
@@ -319,10 +322,10 @@ static PyObject *sync_setup(PyObject *op, PyObject *const *args, Py_ssize_t narg
     s->code = c;
     s->lkind = LK_PYTHON;
     s->lk = NULL;
-    if ((PyObject_TypeCheck(lock, cmp_rlock_type) ||
-         PyObject_TypeCheck(lock, cmp_lock_type)) &&
+    if ((PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_RLOCK]) ||
+         PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_LOCK])) &&
         ((cmp_shared *)lock)->body) {
-        s->lkind = PyObject_TypeCheck(lock, cmp_rlock_type) ? LK_RLOCK : LK_LOCK;
+        s->lkind = PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_RLOCK]) ? LK_RLOCK : LK_LOCK;
         s->lk = ((cmp_shared *)lock)->body;
     }
     Py_INCREF(obj);
@@ -389,6 +392,7 @@ static int sync_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(op));
     Py_VISIT(s->obj);
     Py_VISIT(s->lock);
+    Py_VISIT(s->dict);
     return 0;
 }
 
@@ -401,6 +405,7 @@ static int sync_clear(PyObject *op)
     s->code = 0;
     Py_CLEAR(s->obj);
     Py_CLEAR(s->lock);
+    Py_CLEAR(s->dict);
     return 0;
 }
 
@@ -408,6 +413,8 @@ static void sync_dealloc(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);
     PyObject_GC_UnTrack(op);
+    if (((SyncObject *)op)->weakreflist)
+        PyObject_ClearWeakRefs(op);
     sync_clear(op);
     tp->tp_free(op);
     Py_DECREF(tp);
@@ -431,6 +438,8 @@ static PyMethodDef sync_methods[] = {
 static PyMemberDef sync_members[] = {
     {"_obj", T_OBJECT, offsetof(SyncObject, obj), READONLY, NULL},
     {"_lock", T_OBJECT, offsetof(SyncObject, lock), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(SyncObject, dict), READONLY, NULL},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SyncObject, weakreflist), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -459,7 +468,7 @@ static PyObject *value_get(PyObject *op, void *unused)
     if (sync_not_ready(s) || sync_acquire(s) < 0)
         return NULL;
     PyObject *r = s->code ? scalar_to_py(s->code, s->data)
-                          : PyObject_GetAttr(s->obj, str_value);
+                          : PyObject_GetAttr(s->obj, cmp_state.str_value);
     return sync_done(s, r);
 }
 
@@ -481,32 +490,18 @@ static int value_set(PyObject *op, PyObject *v, void *unused)
     if (fast)
         cmp_scalar_store(s->code, s->data, x);
     else
-        r = PyObject_SetAttr(s->obj, str_value, v);
+        r = PyObject_SetAttr(s->obj, cmp_state.str_value, v);
     return sync_release(s, r < 0);
 }
 
-/* The Python class whose `value` is this type's descriptor, unchanged
- * (cmp.sharedctypes.Synchronized): its writes skip the generic attribute
- * lookup.  Subclasses, which may redefine `value`, take the generic path. */
-static PyObject *value_fast_type;
-
+/* Writes of `v.value` on SyncValue itself (cmp.sharedctypes.Synchronized)
+ * skip the generic attribute lookup.  Subclasses, which may redefine
+ * `value`, take the generic path. */
 static int value_setattro(PyObject *op, PyObject *name, PyObject *v)
 {
-    if (name == str_value && v && (PyObject *)Py_TYPE(op) == value_fast_type)
+    if (name == cmp_state.str_value && v && Py_IS_TYPE(op, cmp_state.sync_value_type))
         return value_set(op, v, NULL);
     return PyObject_GenericSetAttr(op, name, v);
-}
-
-static PyObject *value_set_fast_type(PyObject *cls, PyObject *tp)
-{
-    (void)cls;
-    if (!PyType_Check(tp) || !PyType_IsSubtype((PyTypeObject *)tp, (PyTypeObject *)cls)) {
-        PyErr_SetString(PyExc_TypeError, "a subclass of SyncValue expected");
-        return NULL;
-    }
-    Py_INCREF(tp);
-    Py_XSETREF(value_fast_type, tp);
-    Py_RETURN_NONE;
 }
 
 static PyObject *value_fetch_add(PyObject *op, PyObject *const *args,
@@ -558,9 +553,6 @@ static PyGetSetDef value_getset[] = {
 };
 
 static PyMethodDef value_methods[] = {
-    {"_set_fast_type", value_set_fast_type, METH_O | METH_CLASS,
-     "_set_fast_type($cls, tp, /)\n--\n\n"
-     "Writes of tp().value skip the generic attribute lookup."},
     {"fetch_add", (PyCFunction)(void (*)(void))value_fetch_add,
      METH_FASTCALL | METH_KEYWORDS,
      "fetch_add($self, /, delta=1)\n--\n\n"
@@ -899,52 +891,39 @@ static PyType_Spec array_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, array_slots,
 };
 
-/* ---- registration -------------------------------------------------------- */
+/* An Array of c_char with a lock (value and raw: cmp/sharedctypes.py). */
+static PyType_Slot string_slots[] = {
+    {Py_tp_dealloc, sync_dealloc},
+    {Py_tp_traverse, sync_traverse},
+    {Py_tp_clear, sync_clear},
+    {Py_tp_doc, "The C base of cmp's SynchronizedString."},
+    {0, NULL},
+};
 
-static int add_type(PyObject *module, PyType_Spec *spec, PyObject *base,
-                    PyObject **out)
-{
-    PyObject *bases = base ? PyTuple_Pack(1, base) : NULL;
-    if (base && !bases)
-        return -1;
-    PyObject *tp = PyType_FromModuleAndSpec(module, spec, bases);
-    Py_XDECREF(bases);
-    if (!tp)
-        return -1;
-    Py_INCREF(tp);
-    if (PyModule_AddObject(module, spec->name + 5 /* skip "_cmp." */, tp) < 0) {
-        Py_DECREF(tp);
-        Py_DECREF(tp);
-        return -1;
-    }
-    *out = tp;  /* borrowed from the module's reference */
-    Py_DECREF(tp);
-    return 0;
-}
+static PyType_Spec string_spec = {
+    "_cmp.SyncString", sizeof(SyncObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, string_slots,
+};
+
+/* ---- registration -------------------------------------------------------- */
 
 int cmp_add_buffer_type(PyObject *module)
 {
-    /* The lock types are added before this one (module.c). */
-    PyObject *lock = PyObject_GetAttrString(module, "Lock");
-    PyObject *rlock = PyObject_GetAttrString(module, "RLock");
-    if (!lock || !rlock) {
-        Py_XDECREF(lock);
-        Py_XDECREF(rlock);
+    /* SyncValue, SyncArray and SyncString are cmp.sharedctypes'
+     * Synchronized, SynchronizedArray and SynchronizedString: each owns
+     * the methods it inherits. */
+    PyObject *base, *value, *array, *string;
+    if (cmp_add_type(module, &sharedbuffer_spec, NULL, CMP_KIND_BUFFER, NULL) < 0 ||
+        cmp_add_type(module, &sync_spec, NULL, 0, &base) < 0 ||
+        cmp_add_type(module, &value_spec, (PyTypeObject *)base, 0, &value) < 0 ||
+        cmp_add_methods(value, sync_methods) < 0 ||
+        cmp_add_type(module, &array_spec, (PyTypeObject *)base, 0, &array) < 0 ||
+        cmp_add_methods(array, sync_methods) < 0 ||
+        cmp_add_type(module, &string_spec, (PyTypeObject *)array, 0, &string) < 0 ||
+        cmp_add_methods(string, sync_methods) < 0 ||
+        cmp_add_methods(string, array_methods) < 0)
         return -1;
-    }
-    /* Kept for the life of the process, as the module's types are. */
-    cmp_lock_type = (PyTypeObject *)lock;
-    cmp_rlock_type = (PyTypeObject *)rlock;
-    if (!str_acquire && (!(str_acquire = PyUnicode_InternFromString("acquire")) ||
-                         !(str_release = PyUnicode_InternFromString("release")) ||
-                         !(str_value = PyUnicode_InternFromString("value"))))
-        return -1;
-    if (cmp_add_shared_type(module, &sharedbuffer_spec, CMP_KIND_BUFFER, NULL) < 0)
-        return -1;
-    PyObject *base, *sub;
-    if (add_type(module, &sync_spec, NULL, &base) < 0 ||
-        add_type(module, &value_spec, base, &sub) < 0 ||
-        add_type(module, &array_spec, base, &sub) < 0)
-        return -1;
+    Py_INCREF(value);
+    cmp_state.sync_value_type = (PyTypeObject *)value;
     return 0;
 }

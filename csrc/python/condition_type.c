@@ -15,15 +15,13 @@ typedef struct {
 #define COND(self) ((cmp_cond *)((cmp_shared *)(self))->body)
 #define ULOCK(self) ((cmp_lock *)((cmp_shared *)((CondObject *)(self))->lock)->body)
 
-static PyTypeObject *lock_type, *rlock_type;   /* _cmp.Lock, _cmp.RLock */
-
 /* Adopt `lock` as the user lock.  0 or -1 with TypeError. */
 static int set_lock(CondObject *self, PyObject *lock)
 {
     int recursive;
-    if (PyObject_TypeCheck(lock, rlock_type))
+    if (PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_RLOCK]))
         recursive = 1;
-    else if (PyObject_TypeCheck(lock, lock_type))
+    else if (PyObject_TypeCheck(lock, cmp_state.kind_type[CMP_KIND_LOCK]))
         recursive = 0;
     else {
         PyErr_Format(PyExc_TypeError,
@@ -74,10 +72,13 @@ static int lock_is_mine(CondObject *self)
 
 /* ---- wait ---------------------------------------------------------------- */
 
+/* One wait: its epoch (cmp_cond_register), whether it slept, and the
+ * owner id it takes the user lock back as. */
 typedef struct {
     cmp_cond *c;
     cmp_lock *l;
     uint32_t epoch;
+    uint32_t me;
     int slept;
 } wait_arg;
 
@@ -90,46 +91,24 @@ static int wait_cond(void *p, const cmp_deadline *d)
     return r;
 }
 
-/* Re-acquire the user lock, whatever happens: signal handlers run while we
- * wait, and the first exception they raise is kept pending (set on return).
- * Returns 0, or -1 when an exception is set (the lock is held either way). */
-static int relock(cmp_cond *c, cmp_lock *l, int recursive, int slept)
+static int relock_cond(void *p, const cmp_deadline *d)
 {
-    uint32_t me = recursive ? cmp_thread_owner() : cmp_self_owner();
-    cmp_deadline forever = cmp_deadline_forever();
-    PyObject *et = NULL, *ev = NULL, *tb = NULL;
-    int r;
-    if (cmp_cond_relock_try(l, me, slept)) {
-        r = 0;
-    } else {
-        for (;;) {
-            Py_BEGIN_ALLOW_THREADS
-            r = cmp_cond_relock(c, l, me, slept, &forever);
-            Py_END_ALLOW_THREADS
-            if (r != EINTR)
-                break;
-            if (PyErr_CheckSignals() < 0) {
-                if (et) {
-                    /* Keep the first: Python chains nothing here either. */
-                    PyErr_Clear();
-                } else {
-                    PyErr_Fetch(&et, &ev, &tb);
-                }
-            }
-        }
-    }
+    wait_arg *w = p;
+    return cmp_cond_relock(w->c, w->l, w->me, w->slept, d);
+}
+
+/* Re-acquire the user lock, whatever happens (cmp_wait_through: a signal
+ * handler's exception is kept pending).  Returns 0, or -1 when an
+ * exception is set (the lock is held either way). */
+static int relock(wait_arg *w, int recursive)
+{
+    int r = cmp_cond_relock_try(w->l, w->me, w->slept) ? 0 : cmp_wait_through(relock_cond, w);
     if (!recursive)
-        l->tid = cmp_self_tid();
-    if (r == EOWNERDEAD && !et &&
-        PyErr_WarnEx(cmp_OwnerDiedWarning,
-                     "the previous owner of this Condition's lock died while "
-                     "holding it; the lock was taken over, and the data it "
-                     "guards may be inconsistent", 1) < 0)
+        w->l->tid = cmp_self_tid();
+    if (PyErr_Occurred())
         return -1;
-    if (et) {
-        PyErr_Restore(et, ev, tb);
+    if (r == EOWNERDEAD && cmp_warn_owner_died("Condition's lock") < 0)
         return -1;
-    }
     return 0;
 }
 
@@ -159,7 +138,8 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     int recursive = self->recursive;
 
     /* REGISTERED, then release the user lock completely. */
-    wait_arg w = {c, l, cmp_cond_register(c), 0};
+    wait_arg w = {c, l, cmp_cond_register(c),
+                  recursive ? cmp_thread_owner() : cmp_self_owner(), 0};
     uint32_t depth = recursive ? l->count : 1;
     if (recursive) {
         l->count = 1;
@@ -173,7 +153,7 @@ static PyObject *cond_wait(PyObject *op, PyObject *const *args,
     if (r < 0)
         PyErr_Fetch(&et, &ev, &tb);
 
-    int failed = relock(c, l, recursive, w.slept) < 0;
+    int failed = relock(&w, recursive) < 0;
     int notified = r == 0 ? 1 : cmp_cond_give_up(c, w.epoch);
     if (recursive)
         l->count = depth;
@@ -311,6 +291,8 @@ static PyMethodDef cond_methods[] = {
 
 static PyMemberDef cond_members[] = {
     {"_lock", T_OBJECT, offsetof(CondObject, lock), READONLY, "the lock"},
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -323,7 +305,7 @@ static int cond_traverse(PyObject *op, visitproc visit, void *arg)
 static int cond_clear(PyObject *op)
 {
     Py_CLEAR(((CondObject *)op)->lock);
-    return 0;
+    return cmp_shared_clear(op);
 }
 
 static PyType_Slot cond_slots[] = {
@@ -345,9 +327,5 @@ static PyType_Spec cond_spec = {
 
 int cmp_add_condition_type(PyObject *module)
 {
-    lock_type = (PyTypeObject *)PyObject_GetAttrString(module, "Lock");
-    rlock_type = (PyTypeObject *)PyObject_GetAttrString(module, "RLock");
-    if (!lock_type || !rlock_type)
-        return -1;
-    return cmp_add_shared_type(module, &cond_spec, CMP_KIND_CONDITION, NULL);
+    return cmp_add_type(module, &cond_spec, NULL, CMP_KIND_CONDITION, NULL);
 }

@@ -50,7 +50,6 @@
 #define KEY_DEPTH 32
 #define PICKLE_PROTOCOL 5
 
-static PyObject *pickle_dumps, *pickle_loads, *protocol;
 
 /* ---- encoding ------------------------------------------------------------ */
 
@@ -122,10 +121,14 @@ static int enc_tag8(enc *e, char tag, const void *eight)
  * objects in it are pickled with durable handles (shared.h). */
 static PyObject *dumps(PyObject *obj)
 {
+    PyObject *protocol = PyLong_FromLong(PICKLE_PROTOCOL);  /* a cached small int */
+    if (!protocol)
+        return NULL;
     PyObject *args[2] = {obj, protocol};
     cmp_durable_handles++;
-    PyObject *r = PyObject_Vectorcall(pickle_dumps, args, 2, NULL);
+    PyObject *r = PyObject_Vectorcall(cmp_state.pickle_dumps, args, 2, NULL);
     cmp_durable_handles--;
+    Py_DECREF(protocol);
     return r;
 }
 
@@ -312,7 +315,7 @@ static PyObject *decode(const char *p, size_t n)
         PyObject *b = PyMemoryView_FromMemory((char *)p, (Py_ssize_t)n, PyBUF_READ);
         if (!b)
             return NULL;
-        r = PyObject_CallOneArg(pickle_loads, b);
+        r = PyObject_CallOneArg(cmp_state.pickle_loads, b);
         Py_DECREF(b);
         return r;
     }
@@ -365,9 +368,7 @@ static PyObject *finish_read(PyObject *r, int raw)
 
 static void no_memory(void)
 {
-    PyErr_SetString(PyExc_MemoryError,
-                    "cmp's shared arena is full: the cmp.Dict is unchanged (set "
-                    "CMP_ARENA_SIZE to reserve more before importing cmp)");
+    cmp_raise_arena_full("the cmp.Dict is unchanged");
 }
 
 static void key_error(PyObject *key)
@@ -403,7 +404,7 @@ static int lock_slow(cmp_dict *d, cmp_dseg *s, const cmp_deadline *dl)
     if (r == ETIMEDOUT)
         return 0;
     if (r == EOWNERDEAD &&
-        PyErr_WarnEx(cmp_OwnerDiedWarning,
+        PyErr_WarnEx(cmp_state.OwnerDiedWarning,
                      "a process died while holding this cmp.Dict's lock (with "
                      "d.lock:); the dict itself is consistent (every write is "
                      "published whole), but the multi-step update it was making "
@@ -862,11 +863,7 @@ static PyObject *dict_update_pairs(PyObject *op, PyObject *pairs)
     unlock_upto(d, CMP_DICT_SEGMENTS, 0);
     enc_free(&all);
     if (err) {
-        PyErr_SetString(PyExc_MemoryError,
-                        "cmp's shared arena is full: the pairs before the one "
-                        "that did not fit were set (set CMP_ARENA_SIZE to "
-                        "reserve more before importing cmp)");
-        return NULL;
+        return cmp_raise_arena_full("the pairs before the one that did not fit were set");
     }
     Py_RETURN_NONE;
 fail:
@@ -1097,15 +1094,8 @@ static void destroy_dict(cmp_arena *a, void *body)
     cmp_dict_destroy(a, (cmp_dict *)body);
 }
 
-static void dict_dealloc(PyObject *self)
-{
-    if (((cmp_shared *)self)->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    cmp_shared_dealloc(self);
-}
-
 static PyMemberDef dict_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL},
+    CMP_SHARED_WEAKREFS,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -1149,7 +1139,7 @@ static PyMethodDef dict_methods[] = {
 
 static PyType_Slot dict_slots[] = {
     {Py_tp_init, dict_init},
-    {Py_tp_dealloc, dict_dealloc},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, dict_methods},
     {Py_tp_members, dict_members},
     {Py_mp_length, dict_len},
@@ -1167,15 +1157,6 @@ static PyType_Spec dict_spec = {
 
 int cmp_add_dict_type(PyObject *module)
 {
-    PyObject *pickle = PyImport_ImportModule("_pickle");
-    if (!pickle)
-        return -1;
-    pickle_dumps = PyObject_GetAttrString(pickle, "dumps");
-    pickle_loads = PyObject_GetAttrString(pickle, "loads");
-    Py_DECREF(pickle);
-    protocol = PyLong_FromLong(PICKLE_PROTOCOL);
-    if (!pickle_dumps || !pickle_loads || !protocol)
-        return -1;
     cmp_register_destroy(CMP_KIND_DICT, destroy_dict);
-    return cmp_add_shared_type(module, &dict_spec, CMP_KIND_DICT, NULL);
+    return cmp_add_type(module, &dict_spec, NULL, CMP_KIND_DICT, NULL);
 }

@@ -90,10 +90,16 @@ static PyMethodDef event_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef event_members[] = {
+    CMP_SHARED_WEAKREFS,
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot event_slots[] = {
     {Py_tp_init, event_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, event_methods},
+    {Py_tp_members, event_members},
     {Py_tp_doc, "Event()\n--\n\nA process-shared event flag."},
     {0, NULL},
 };
@@ -105,5 +111,5 @@ static PyType_Spec event_spec = {
 
 int cmp_add_event_type(PyObject *module)
 {
-    return cmp_add_shared_type(module, &event_spec, CMP_KIND_EVENT, NULL);
+    return cmp_add_type(module, &event_spec, NULL, CMP_KIND_EVENT, NULL);
 }

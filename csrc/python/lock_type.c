@@ -1,13 +1,8 @@
 /* lock_type.c - the Lock and RLock types over csrc/lock.c. */
 #include "shared.h"
+#include "with_method.h"
 #include "../lock.h"
 
-#include <string.h>
-#include <structmember.h>
-
-typedef struct {
-    cmp_shared s;
-} LockObject;
 
 #define LOCK(self) ((cmp_lock *)((cmp_shared *)(self))->body)
 
@@ -15,8 +10,6 @@ typedef struct {
  * raises) only when it is missing. */
 #define NOT_READY(self) \
     (__builtin_expect(LOCK(self) == NULL, 0) && cmp_shared_check((cmp_shared *)(self)) < 0)
-
-PyObject *cmp_OwnerDiedWarning;
 
 typedef struct {
     cmp_lock *l;
@@ -29,18 +22,11 @@ static int wait_lock(void *p, const cmp_deadline *d)
     return cmp_lock_acquire_slow(w->l, w->me, d);
 }
 
-/* A type's name without its module ("Lock", as the stdlib's messages say). */
-static const char *short_name(PyTypeObject *tp)
-{
-    const char *dot = strrchr(tp->tp_name, '.');
-    return dot ? dot + 1 : tp->tp_name;
-}
-
 /* Lock(*, ctx) and RLock(*, ctx), as the stdlib's: ctx is required, and
  * unused (every context of the tree shares the one arena). */
-static int lock_init(PyObject *self, PyObject *args, PyObject *kwds)
+static int init_common(PyObject *self, PyObject *args, PyObject *kwds, uint32_t kind)
 {
-    const char *name = short_name(Py_TYPE(self));
+    const char *name = cmp_short_name(Py_TYPE(self));
     if (PyTuple_GET_SIZE(args)) {
         PyErr_Format(PyExc_TypeError,
                      "%s.__init__() takes 1 positional argument but %zd were given",
@@ -65,21 +51,17 @@ static int lock_init(PyObject *self, PyObject *args, PyObject *kwds)
                      name);
         return -1;
     }
-    PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "_kind");
-    if (!k)
-        return -1;
-    uint32_t kind = (uint32_t)PyLong_AsUnsignedLong(k);
-    Py_DECREF(k);
-    if (PyErr_Occurred())
-        return -1;
     return cmp_shared_create((cmp_shared *)self, kind, sizeof(cmp_lock));
 }
 
-static void lock_dealloc(PyObject *self)
+static int lock_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    if (((cmp_shared *)self)->weakreflist)
-        PyObject_ClearWeakRefs(self);
-    cmp_shared_dealloc(self);
+    return init_common(self, args, kwds, CMP_KIND_LOCK);
+}
+
+static int rlock_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return init_common(self, args, kwds, CMP_KIND_RLOCK);
 }
 
 /* Stdlib code reaches into a lock's SemLock (JoinableQueue.join calls
@@ -97,7 +79,7 @@ static PyGetSetDef lock_getset[] = {
 };
 
 static PyMemberDef lock_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL},
+    CMP_SHARED_WEAKREFS,
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -105,15 +87,7 @@ static PyMemberDef lock_members[] = {
  * 0, or -1 (lock released again) when the warning was raised as an error. */
 static int owner_died(cmp_lock *l, int recursive)
 {
-    if (PyErr_WarnEx(cmp_OwnerDiedWarning,
-                     recursive
-                         ? "the previous owner of this RLock died while "
-                           "holding it; the lock was taken over, and the data "
-                           "it guards may be inconsistent"
-                         : "the previous owner of this Lock died while "
-                           "holding it; the lock was taken over, and the data "
-                           "it guards may be inconsistent",
-                     1) < 0) {
+    if (cmp_warn_owner_died(recursive ? "RLock" : "Lock") < 0) {
         if (recursive)
             cmp_rlock_release(l, cmp_thread_owner());
         else
@@ -209,44 +183,30 @@ static PyObject *rlock_acquire(PyObject *self, PyObject *const *args,
     return acquire_common(self, args, nargs, kwnames, 1);
 }
 
-/* release() is METH_FASTCALL rather than METH_NOARGS: the interpreter
- * (3.11) specialises calls of fastcall builtins, not of no-argument ones. */
-static int no_args(const char *method, Py_ssize_t nargs)
-{
-    if (nargs == 0)
-        return 0;
-    PyErr_Format(PyExc_TypeError, "%s() takes no arguments (%zd given)", method, nargs);
-    return -1;
-}
-
+/* release() is METH_FASTCALL: see cmp_no_args. */
 static PyObject *lock_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (no_args("Lock.release", nargs) < 0 || NOT_READY(self))
+    if (cmp_no_args("Lock.release", nargs) < 0 || NOT_READY(self))
         return NULL;
-    if (cmp_lock_release(LOCK(self))) {
-        PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
-        return NULL;
-    }
+    if (cmp_lock_release(LOCK(self)))
+        return cmp_raise(CMP_ERR_RELEASED_TOO_MANY);
     Py_RETURN_NONE;
 }
 
 static PyObject *rlock_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (no_args("RLock.release", nargs) < 0 || NOT_READY(self))
+    if (cmp_no_args("RLock.release", nargs) < 0 || NOT_READY(self))
         return NULL;
-    if (cmp_rlock_release(LOCK(self), cmp_thread_owner())) {
-        PyErr_SetString(PyExc_AssertionError,
-                        "attempt to release recursive lock not owned by thread");
-        return NULL;
-    }
+    if (cmp_rlock_release(LOCK(self), cmp_thread_owner()))
+        return cmp_raise(CMP_ERR_RLOCK_NOT_MINE);
     Py_RETURN_NONE;
 }
 
 static inline PyObject *enter_common(PyObject *self, Py_ssize_t nargs, int recursive)
 {
-    if (__builtin_expect(nargs != 0, 0) && no_args("__enter__", nargs) < 0)
+    if (__builtin_expect(nargs != 0, 0) && cmp_no_args("__enter__", nargs) < 0)
         return NULL;
     if (!try_fast(self, recursive) && do_acquire(self, 1, NULL, recursive) < 0)
         return NULL;
@@ -381,367 +341,21 @@ static PyMethodDef rlock_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* ---- __enter__ and __exit__ without a method object per `with` ---------
- *
- * `with lock:` looks __enter__ and __exit__ up on the type and binds both to
- * the lock.  Ordinary C methods would allocate, track and free two method
- * objects per `with`, about a third of what `with v.get_lock(): v.value += 1`
- * costs.  So these two are descriptors of a type of this file's own
- * (WithMethod), whose bound objects come from a small free list.  A bound
- * WithMethod holds a reference to its lock, like a bound method; it looks
- * like a built-in method to introspection (__self__, __name__,
- * __text_signature__, repr, pickling, equality). */
-
-typedef PyObject *(*with_fn)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
-
-typedef struct {
-    const char *name;
-    const char *signature;      /* __text_signature__ */
-    const char *doc;
-    with_fn fn;
-} with_def;
-
-typedef struct {
-    PyObject_HEAD
-    const with_def *def;
-    PyTypeObject *owner;        /* the type it is defined on: strong in the
-                                 * descriptor, borrowed when bound (the
-                                 * lock's type keeps it alive) */
-    PyObject *self;             /* the lock; NULL in the descriptor */
-    PyTypeObject *seen;         /* descriptor: the last subtype of owner
-                                 * it bound to (strong), to skip the
-                                 * subtype check next time */
-    vectorcallfunc vectorcall;
-} WithMethod;
-
-static PyTypeObject *with_method_type;
-
-/* Bound objects let go, kept for the next bind (the GIL guards it). */
-#define WITH_FREE_MAX 16
-static WithMethod *with_free[WITH_FREE_MAX];
-static int with_nfree;
-
-static const with_def lock_enter_def = {
+static const cmp_with_def lock_enter_def = {
     "__enter__", "($self, /)", "Acquire the lock.", lock_enter};
-static const with_def lock_exit_def = {
+static const cmp_with_def lock_exit_def = {
     "__exit__", "($self, /, *args)", "Release the lock.", lock_exit};
-static const with_def rlock_enter_def = {
+static const cmp_with_def rlock_enter_def = {
     "__enter__", "($self, /)", "Acquire the lock.", rlock_enter};
-static const with_def rlock_exit_def = {
+static const cmp_with_def rlock_exit_def = {
     "__exit__", "($self, /, *args)", "Release the lock once.", rlock_exit};
-
-static int with_check_self(WithMethod *m, PyObject *obj)
-{
-    if (Py_IS_TYPE(obj, m->owner) || PyObject_TypeCheck(obj, m->owner))
-        return 0;
-    PyErr_Format(PyExc_TypeError,
-                 "descriptor '%s' for '%s' objects doesn't apply to a '%s' object",
-                 m->def->name, short_name(m->owner), short_name(Py_TYPE(obj)));
-    return -1;
-}
-
-static PyObject *with_vectorcall(PyObject *op, PyObject *const *args,
-                                 size_t nargsf, PyObject *kwnames)
-{
-    WithMethod *m = (WithMethod *)op;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (kwnames && PyTuple_GET_SIZE(kwnames)) {
-        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", m->def->name);
-        return NULL;
-    }
-    if (m->self)
-        return m->def->fn(m->self, args, nargs);
-    /* Unbound (Lock.__enter__(lock)): the lock comes first. */
-    if (nargs < 1) {
-        PyErr_Format(PyExc_TypeError, "unbound method %s.%s() needs an argument",
-                     short_name(m->owner), m->def->name);
-        return NULL;
-    }
-    if (with_check_self(m, args[0]) < 0)
-        return NULL;
-    return m->def->fn(args[0], args + 1, nargs - 1);
-}
-
-static PyObject *with_call(PyObject *op, PyObject *args, PyObject *kwds)
-{
-    Py_ssize_t nkw = kwds ? PyDict_GET_SIZE(kwds) : 0;
-    if (nkw) {
-        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
-                     ((WithMethod *)op)->def->name);
-        return NULL;
-    }
-    return with_vectorcall(op, &PyTuple_GET_ITEM(args, 0),
-                           (size_t)PyTuple_GET_SIZE(args), NULL);
-}
-
-/* Binding: the hot half of every `with`. */
-static PyObject *with_get(PyObject *op, PyObject *obj, PyObject *type)
-{
-    (void)type;
-    WithMethod *d = (WithMethod *)op, *b;
-    if (obj == NULL || d->self) {
-        Py_INCREF(op);
-        return op;
-    }
-    PyTypeObject *tp = Py_TYPE(obj);
-    if (tp != d->owner && tp != d->seen) {
-        if (with_check_self(d, obj) < 0)
-            return NULL;
-        Py_INCREF(tp);
-        Py_XSETREF(d->seen, tp);
-    }
-    if (with_nfree > 0) {
-        b = with_free[--with_nfree];
-        PyObject_Init((PyObject *)b, Py_TYPE(d));
-    } else {
-        b = PyObject_GC_New(WithMethod, Py_TYPE(d));
-        if (!b)
-            return NULL;
-    }
-    b->def = d->def;
-    b->owner = d->owner;
-    Py_INCREF(obj);
-    b->self = obj;
-    b->seen = NULL;
-    b->vectorcall = with_vectorcall;
-    /* A lock of a type without GC cannot be part of a cycle, and neither
-     * can this then: the collector need not know it. */
-    if (PyType_IS_GC(tp))
-        PyObject_GC_Track(b);
-    return (PyObject *)b;
-}
-
-static PyObject *with_new_descr(PyTypeObject *owner, const with_def *def)
-{
-    WithMethod *d = PyObject_GC_New(WithMethod, with_method_type);
-    if (!d)
-        return NULL;
-    d->def = def;
-    Py_INCREF(owner);
-    d->owner = owner;
-    d->self = NULL;
-    d->seen = NULL;
-    d->vectorcall = with_vectorcall;
-    PyObject_GC_Track(d);
-    return (PyObject *)d;
-}
-
-static void with_dealloc(PyObject *op)
-{
-    WithMethod *m = (WithMethod *)op;
-    PyTypeObject *tp = Py_TYPE(op);
-    /* Tracked unless bound to a lock without GC (with_get). */
-    if (!m->self || PyType_IS_GC(Py_TYPE(m->self)))
-        PyObject_GC_UnTrack(op);
-    if (m->self) {
-        Py_CLEAR(m->self);
-        if (with_nfree < WITH_FREE_MAX) {
-            with_free[with_nfree++] = m;
-            Py_DECREF(tp);
-            return;
-        }
-    } else {
-        Py_CLEAR(m->owner);
-        Py_CLEAR(m->seen);
-    }
-    PyObject_GC_Del(op);
-    Py_DECREF(tp);
-}
-
-static int with_traverse(PyObject *op, visitproc visit, void *arg)
-{
-    WithMethod *m = (WithMethod *)op;
-    Py_VISIT(Py_TYPE(op));
-    Py_VISIT(m->self);
-    if (!m->self) {
-        Py_VISIT(m->owner);
-        Py_VISIT(m->seen);
-    }
-    return 0;
-}
-
-static PyObject *with_repr(PyObject *op)
-{
-    WithMethod *m = (WithMethod *)op;
-    if (m->self)
-        return PyUnicode_FromFormat("<built-in method %s of %s object at %p>",
-                                    m->def->name, short_name(Py_TYPE(m->self)), m->self);
-    return PyUnicode_FromFormat("<method '%s' of '%s' objects>",
-                                m->def->name, short_name(m->owner));
-}
-
-static PyObject *with_richcompare(PyObject *a, PyObject *b, int op)
-{
-    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, Py_TYPE(a)))
-        Py_RETURN_NOTIMPLEMENTED;
-    WithMethod *x = (WithMethod *)a, *y = (WithMethod *)b;
-    int eq = x->def == y->def && x->self == y->self && x->owner == y->owner;
-    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
-}
-
-static Py_hash_t with_hash(PyObject *op)
-{
-    WithMethod *m = (WithMethod *)op;
-    Py_hash_t h = (Py_hash_t)(((uintptr_t)m->self >> 4) ^ (uintptr_t)m->def);
-    return h == -1 ? -2 : h;
-}
-
-static PyObject *with_reduce(PyObject *op, PyObject *unused)
-{
-    (void)unused;
-    WithMethod *m = (WithMethod *)op;
-    PyObject *getattr = PyDict_GetItemString(PyEval_GetBuiltins(), "getattr");
-    if (!getattr)
-        return NULL;
-    return Py_BuildValue("O(Os)", getattr,
-                         m->self ? m->self : (PyObject *)m->owner, m->def->name);
-}
-
-static PyObject *with_get_self(PyObject *op, void *unused)
-{
-    (void)unused;
-    WithMethod *m = (WithMethod *)op;
-    if (!m->self) {
-        PyErr_Format(PyExc_AttributeError, "'%s' object has no attribute '__self__'",
-                     Py_TYPE(op)->tp_name);
-        return NULL;
-    }
-    Py_INCREF(m->self);
-    return m->self;
-}
-
-static PyObject *with_get_objclass(PyObject *op, void *unused)
-{
-    (void)unused;
-    PyObject *owner = (PyObject *)((WithMethod *)op)->owner;
-    Py_INCREF(owner);
-    return owner;
-}
-
-static PyObject *with_get_name(PyObject *op, void *unused)
-{
-    (void)unused;
-    return PyUnicode_FromString(((WithMethod *)op)->def->name);
-}
-
-static PyObject *with_get_qualname(PyObject *op, void *unused)
-{
-    (void)unused;
-    WithMethod *m = (WithMethod *)op;
-    PyObject *q = PyObject_GetAttrString((PyObject *)m->owner, "__qualname__");
-    if (!q)
-        return NULL;
-    PyObject *r = PyUnicode_FromFormat("%U.%s", q, m->def->name);
-    Py_DECREF(q);
-    return r;
-}
-
-static PyObject *with_get_doc(PyObject *op, void *unused)
-{
-    (void)unused;
-    return PyUnicode_FromString(((WithMethod *)op)->def->doc);
-}
-
-static PyObject *with_get_signature(PyObject *op, void *unused)
-{
-    (void)unused;
-    return PyUnicode_FromString(((WithMethod *)op)->def->signature);
-}
-
-static PyGetSetDef with_getset[] = {
-    {"__self__", with_get_self, NULL, NULL, NULL},
-    {"__objclass__", with_get_objclass, NULL, NULL, NULL},
-    {"__name__", with_get_name, NULL, NULL, NULL},
-    {"__qualname__", with_get_qualname, NULL, NULL, NULL},
-    {"__doc__", with_get_doc, NULL, NULL, NULL},
-    {"__text_signature__", with_get_signature, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyMethodDef with_methods[] = {
-    {"__reduce__", with_reduce, METH_NOARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyMemberDef with_members[] = {
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(WithMethod, vectorcall), READONLY, NULL},
-    {NULL, 0, 0, 0, NULL},
-};
-
-static PyType_Slot with_slots[] = {
-    {Py_tp_dealloc, with_dealloc},
-    {Py_tp_traverse, with_traverse},
-    {Py_tp_call, with_call},
-    {Py_tp_descr_get, with_get},
-    {Py_tp_repr, with_repr},
-    {Py_tp_richcompare, with_richcompare},
-    {Py_tp_hash, with_hash},
-    {Py_tp_getset, with_getset},
-    {Py_tp_methods, with_methods},
-    {Py_tp_members, with_members},
-    {0, NULL},
-};
-
-static PyType_Spec with_spec = {
-    "_cmp.lock_method", sizeof(WithMethod), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL, with_slots,
-};
-
-/* Put __enter__ and __exit__ on a lock type. */
-static int add_with_methods(PyObject *tp, const with_def *enter, const with_def *exit)
-{
-    const with_def *defs[2] = {enter, exit};
-    for (int i = 0; i < 2; i++) {
-        PyObject *d = with_new_descr((PyTypeObject *)tp, defs[i]);
-        if (!d || PyObject_SetAttrString(tp, defs[i]->name, d) < 0) {
-            Py_XDECREF(d);
-            return -1;
-        }
-        Py_DECREF(d);
-    }
-    return 0;
-}
-
-/* Adds the shared methods (_handle, _drop_handle, _rebuild) to a type. */
-int cmp_add_shared_type(PyObject *module, PyType_Spec *spec, uint32_t kind,
-                        PyObject **out)
-{
-    PyObject *tp = PyType_FromModuleAndSpec(module, spec, NULL);
-    if (!tp)
-        return -1;
-    for (PyMethodDef *m = cmp_shared_methods; m->ml_name; m++) {
-        PyObject *f = (m->ml_flags & METH_CLASS)
-                          ? PyDescr_NewClassMethod((PyTypeObject *)tp, m)
-                          : PyDescr_NewMethod((PyTypeObject *)tp, m);
-        if (!f || PyObject_SetAttrString(tp, m->ml_name, f) < 0) {
-            Py_XDECREF(f);
-            Py_DECREF(tp);
-            return -1;
-        }
-        Py_DECREF(f);
-    }
-    PyObject *k = PyLong_FromUnsignedLong(kind);
-    if (!k || PyObject_SetAttrString(tp, "_kind", k) < 0) {
-        Py_XDECREF(k);
-        Py_DECREF(tp);
-        return -1;
-    }
-    Py_DECREF(k);
-    if (PyModule_AddObject(module, spec->name + 5 /* skip "_cmp." */, tp) < 0) {
-        Py_DECREF(tp);
-        return -1;
-    }
-    if (out)
-        *out = tp;
-    return 0;
-}
 
 /* cmp.synchronize.Lock and RLock are these types themselves (the Python
  * layer adds __repr__ and __reduce__ to them): a lock's hot methods resolve
  * on an exact C type. */
 static PyType_Slot lock_slots[] = {
     {Py_tp_init, lock_init},
-    {Py_tp_dealloc, lock_dealloc},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, lock_methods},
     {Py_tp_getset, lock_getset},
     {Py_tp_members, lock_members},
@@ -753,8 +367,8 @@ static PyType_Slot lock_slots[] = {
 };
 
 static PyType_Slot rlock_slots[] = {
-    {Py_tp_init, lock_init},
-    {Py_tp_dealloc, lock_dealloc},
+    {Py_tp_init, rlock_init},
+    {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, rlock_methods},
     {Py_tp_getset, lock_getset},
     {Py_tp_members, lock_members},
@@ -766,36 +380,21 @@ static PyType_Slot rlock_slots[] = {
 };
 
 static PyType_Spec lock_spec = {
-    "_cmp.Lock", sizeof(LockObject), 0,
+    "_cmp.Lock", sizeof(cmp_shared), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, lock_slots,
 };
 
 static PyType_Spec rlock_spec = {
-    "_cmp.RLock", sizeof(LockObject), 0,
+    "_cmp.RLock", sizeof(cmp_shared), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, rlock_slots,
 };
 
 int cmp_add_lock_types(PyObject *module)
 {
-    cmp_OwnerDiedWarning = PyErr_NewExceptionWithDoc(
-        "_cmp.OwnerDiedWarning",
-        "A process or thread died while holding a cmp lock; the lock was "
-        "taken over by the next acquirer.",
-        PyExc_RuntimeWarning, NULL);
-    if (!cmp_OwnerDiedWarning)
-        return -1;
-    Py_INCREF(cmp_OwnerDiedWarning);
-    if (PyModule_AddObject(module, "OwnerDiedWarning", cmp_OwnerDiedWarning) < 0) {
-        Py_DECREF(cmp_OwnerDiedWarning);
-        return -1;
-    }
-    with_method_type = (PyTypeObject *)PyType_FromSpec(&with_spec);
-    if (!with_method_type)
-        return -1;
     PyObject *lock, *rlock;
-    if (cmp_add_shared_type(module, &lock_spec, CMP_KIND_LOCK, &lock) < 0 ||
-        add_with_methods(lock, &lock_enter_def, &lock_exit_def) < 0 ||
-        cmp_add_shared_type(module, &rlock_spec, CMP_KIND_RLOCK, &rlock) < 0)
+    if (cmp_add_type(module, &lock_spec, NULL, CMP_KIND_LOCK, &lock) < 0 ||
+        cmp_add_with_methods(lock, &lock_enter_def, &lock_exit_def) < 0 ||
+        cmp_add_type(module, &rlock_spec, NULL, CMP_KIND_RLOCK, &rlock) < 0)
         return -1;
-    return add_with_methods(rlock, &rlock_enter_def, &rlock_exit_def);
+    return cmp_add_with_methods(rlock, &rlock_enter_def, &rlock_exit_def);
 }

@@ -3,13 +3,15 @@
  * primitive's type and the arena functions.  The arena is process-wide by
  * nature (every process of the tree maps it), so it is a C global, not
  * module state; cmp/_core.py creates or joins it right after this import
- * (_arena_init).
+ * (_arena_init).  So are the objects the bindings cache (cmp_state,
+ * spine.h), filled first; each type then registers with cmp_add_type.
  */
 #include "shared.h"
 
 static int cmp_exec(PyObject *m)
 {
-    if (cmp_init_shared(m) < 0 ||
+    if (cmp_state_init(m) < 0 ||
+        cmp_init_shared(m) < 0 ||
         cmp_add_lock_types(m) < 0 ||
         cmp_add_semaphore_type(m) < 0 ||
         cmp_add_event_type(m) < 0 ||

@@ -1,6 +1,9 @@
-/* queue_type.c - the _cmp.Queue base type over csrc/ring.c: pickling, the
- * GIL, timeouts, and the stdlib's exceptions.  cmp/queues.py builds Queue,
- * JoinableQueue and SimpleQueue on it (feeder thread, close, join_thread). */
+/* queue_type.c - the queue types over csrc/ring.c: _cmp.Queue,
+ * _cmp.JoinableQueue and _cmp.SimpleQueue, which are cmp.queues' classes
+ * (cmp/queues.py attaches their Python policy: the feeder thread, close,
+ * join_thread).  Pickling, the GIL, timeouts, and the stdlib's exceptions
+ * are here; the contract with the Python layer is the Queue docstring
+ * (queue_doc, below). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -16,7 +19,7 @@
 
 /* Per-wrapper flags (process-local, like the stdlib's attributes). */
 #define Q_JOINABLE 1    /* put counts an unfinished task */
-#define Q_SPILL 2       /* unbounded Queue: a full ring hands over to _spill */
+#define Q_SPILL 2       /* unbounded Queue: a full ring hands over to the feeder */
 #define Q_SIMPLE 4      /* SimpleQueue: closed means OSError */
 
 /* Seconds an unbounded put waits for room before it spills. */
@@ -29,8 +32,10 @@ typedef struct {
     int used;               /* a put succeeded here since _configure: then
                                close() ends this process's reading end,
                                as the stdlib's feeder does */
-    PyObject *buffer;       /* Queue: this process's feeder deque of
+    PyObject *feeder;       /* the feeder object given to _configure, or NULL */
+    PyObject *buffer;       /* its buffer: this process's deque of
                                (bytes, tag) not yet in the ring, or NULL */
+    PyObject *on_error;     /* its on_error, or NULL: put raises */
     uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
     int rfd, wfd;
     int owns_fds;
@@ -38,7 +43,7 @@ typedef struct {
 
 #define RING(self) ((cmp_ring *)((cmp_shared *)(self))->body)
 
-static PyObject *EmptyError, *FullError;
+/* The codec's picklers: _pickle's (cmp_state) and ForkingPickler.dumps. */
 static PyObject *pickle_dumps, *pickle_loads, *forking_dumps;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -117,7 +122,7 @@ static int check_open(QueueObject *q)
     if (!q->closed)
         return 0;
     if (q->flags & Q_SIMPLE)
-        PyErr_SetString(PyExc_OSError, "handle is closed");
+        cmp_raise(CMP_ERR_HANDLE_CLOSED);
     else
         PyErr_Format(PyExc_ValueError, "Queue %R is closed", (PyObject *)q);
     return -1;
@@ -321,9 +326,7 @@ static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
         int err = 0;
         oob = cmp_alloc(cmp_the_arena, len, &err);
         if (!oob) {
-            PyErr_SetString(PyExc_MemoryError,
-                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
-                            "to reserve more before importing cmp)");
+            cmp_raise(CMP_ERR_ARENA_FULL);
             return -1;
         }
         memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
@@ -399,7 +402,7 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
     QueueObject *q = (QueueObject *)op;
     int p[2];
     if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
-        PyErr_SetFromErrno(PyExc_OSError);
+        cmp_raise_errno(errno);
         return -1;
     }
     if (cmp_shared_create(&q->s, CMP_KIND_QUEUE, cmp_ring_size(n)) < 0) {
@@ -419,13 +422,30 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+static int queue_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    QueueObject *q = (QueueObject *)op;
+    Py_VISIT(q->feeder);
+    Py_VISIT(q->buffer);
+    Py_VISIT(q->on_error);
+    return cmp_shared_traverse(op, visit, arg);
+}
+
+static int queue_clear(PyObject *op)
+{
+    QueueObject *q = (QueueObject *)op;
+    Py_CLEAR(q->feeder);
+    Py_CLEAR(q->buffer);
+    Py_CLEAR(q->on_error);
+    return cmp_shared_clear(op);
+}
+
 static void queue_dealloc(PyObject *op)
 {
     QueueObject *q = (QueueObject *)op;
     if (q->fd_pid || q->owns_fds)
         close_fds(q);
-    Py_CLEAR(q->buffer);
-    cmp_shared_dealloc(op);
+    cmp_shared_dealloc(op);     /* GC untrack, queue_clear, the reference */
 }
 
 static const char *const put_names[] = {"obj", "block", "timeout"};
@@ -453,16 +473,15 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
     /* Encode first: bad input raises here and changes nothing. */
     encoded e;
     if (encode(a[0], &e) < 0) {
-        if (q->flags & Q_SIMPLE)
+        if (!q->on_error)
             return NULL;
-        /* The Python layer decides: the subclass's _on_queue_feeder_error
-         * hook, or the exception. */
+        /* The feeder's on_error gets the exception instead. */
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
         if (tb)
             PyException_SetTraceback(value, tb);
-        PyObject *res = PyObject_CallMethod(op, "_pickle_error", "OO", value, a[0]);
+        PyObject *res = PyObject_CallFunctionObjArgs(q->on_error, value, a[0], NULL);
         Py_XDECREF(type);
         Py_XDECREF(value);
         Py_XDECREF(tb);
@@ -483,7 +502,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (rc) {
             Py_XDECREF(e.owner);
             if (rc > 0)
-                PyErr_SetNone(FullError);
+                PyErr_SetNone(cmp_state.Full);
             return NULL;
         }
     }
@@ -525,7 +544,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (!item)
             goto undo;
         PyObject *res = buffered ? PyObject_CallMethod(q->buffer, "append", "(O)", item)
-                                 : PyObject_CallMethod(op, "_spill", "(O)", item);
+                                 : PyObject_CallOneArg(q->feeder, item);
         Py_DECREF(item);
         if (!res)
             goto undo;
@@ -539,7 +558,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         Py_RETURN_NONE;
     }
     if (rc == 1)
-        PyErr_SetNone(FullError);
+        PyErr_SetNone(cmp_state.Full);
 undo:
     if (q->flags & Q_JOINABLE)
         cmp_ring_tasks_done(r);
@@ -594,7 +613,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
     }
     if (got != 0) {
         if (!block) {
-            PyErr_SetNone(EmptyError);
+            PyErr_SetNone(cmp_state.Empty);
             return NULL;
         }
         cmp_deadline d;
@@ -607,7 +626,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
             if (cmp_ring_try_take(r, &rec) == 0)
                 break;
             if (rc == ETIMEDOUT) {
-                PyErr_SetNone(EmptyError);
+                PyErr_SetNone(cmp_state.Empty);
                 return NULL;
             }
         }
@@ -748,7 +767,7 @@ static PyObject *queue_get_many(PyObject *op, PyObject *const *args, Py_ssize_t 
     while (PyList_GET_SIZE(list) < max) {
         PyObject *o = take(q, 0, NULL, 0);
         if (!o) {
-            if (PyErr_ExceptionMatches(EmptyError)) {
+            if (PyErr_ExceptionMatches(cmp_state.Empty)) {
                 PyErr_Clear();
                 break;
             }
@@ -783,10 +802,8 @@ static PyObject *queue_empty(PyObject *op, PyObject *unused)
         return NULL;
     /* The stdlib's empty() polls the reading end, which its feeder closes
      * once close() follows a put in this process. */
-    if (q->closed && q->used) {
-        PyErr_SetString(PyExc_OSError, "handle is closed");
-        return NULL;
-    }
+    if (q->closed && q->used)
+        return cmp_raise(CMP_ERR_HANDLE_CLOSED);
     return PyBool_FromLong(!cmp_ring_has_data(RING(op)));
 }
 
@@ -865,28 +882,54 @@ static PyObject *queue_fileno(PyObject *op, PyObject *unused)
     QueueObject *q = (QueueObject *)op;
     if (cmp_shared_check(&q->s) < 0)
         return NULL;
-    if (q->closed && (q->flags & Q_SIMPLE)) {
-        PyErr_SetString(PyExc_OSError, "handle is closed");
-        return NULL;
-    }
+    if (q->closed && (q->flags & Q_SIMPLE))
+        return cmp_raise(CMP_ERR_HANDLE_CLOSED);
     if (resolve_fds(q) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return cmp_raise_errno(errno);
     cmp_ring_poll_interest(RING(q), q->wfd);
     return PyLong_FromLong(q->rfd);
 }
 
-static PyObject *queue_configure(PyObject *op, PyObject *args)
+static const char *const configure_names[] = {"flags", "feeder"};
+
+/* _configure(flags, feeder=None): this wrapper's flags and feeder object
+ * (queue_doc). */
+static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
-    int flags;
-    PyObject *buffer = Py_None;
-    if (!PyArg_ParseTuple(args, "i|O:_configure", &flags, &buffer))
+    PyObject *a[2] = {NULL, Py_None};
+    if (cmp_parse_args("_configure", args, nargs, NULL, configure_names, 2, 1, a) < 0)
         return NULL;
+    int flags = (int)PyLong_AsLong(a[0]);
+    if (flags == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *feeder = a[1] == Py_None ? NULL : a[1], *buffer = NULL, *on_error = NULL;
+    if (feeder) {
+        if (!(buffer = PyObject_GetAttrString(feeder, "buffer")) ||
+            !(on_error = PyObject_GetAttrString(feeder, "on_error"))) {
+            Py_XDECREF(buffer);
+            return NULL;
+        }
+        if (buffer == Py_None)
+            Py_CLEAR(buffer);
+        if (on_error == Py_None)
+            Py_CLEAR(on_error);
+        if (buffer && !(flags & Q_SPILL)) {
+            Py_DECREF(buffer);
+            Py_XDECREF(on_error);
+            PyErr_SetString(PyExc_ValueError, "a feeder buffer needs QUEUE_SPILL");
+            return NULL;
+        }
+        Py_INCREF(feeder);
+    } else if (flags & Q_SPILL) {
+        PyErr_SetString(PyExc_ValueError, "QUEUE_SPILL needs a feeder with a buffer");
+        return NULL;
+    }
     q->flags = flags;
     q->used = 0;
-    if (buffer != Py_None)
-        Py_INCREF(buffer);
-    Py_XSETREF(q->buffer, buffer == Py_None ? NULL : buffer);
+    Py_XSETREF(q->feeder, feeder);
+    Py_XSETREF(q->buffer, buffer);
+    Py_XSETREF(q->on_error, on_error);
     if (!q->fd_pid) {
         q->rfd = q->wfd = -1;
         q->owns_fds = 0;
@@ -894,13 +937,20 @@ static PyObject *queue_configure(PyObject *op, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *queue_mark_closed(PyObject *op, PyObject *args)
+static const char *const set_closed_names[] = {"closed", "release_fds"};
+
+/* _set_closed(closed, release_fds=False): the closed state of this wrapper. */
+static PyObject *queue_set_closed(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {
     QueueObject *q = (QueueObject *)op;
-    int release_fds = 0;
-    if (!PyArg_ParseTuple(args, "|p:_mark_closed", &release_fds))
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("_set_closed", args, nargs, NULL, set_closed_names, 2, 1, a) < 0)
         return NULL;
-    q->closed = 1;
+    int closed = PyObject_IsTrue(a[0]);
+    int release_fds = a[1] ? PyObject_IsTrue(a[1]) : 0;
+    if (closed < 0 || release_fds < 0)
+        return NULL;
+    q->closed = closed;
     if (release_fds && (q->fd_pid || q->owns_fds))
         close_fds(q);
     Py_RETURN_NONE;
@@ -910,20 +960,6 @@ static PyObject *queue_get_closed(PyObject *op, void *unused)
 {
     (void)unused;
     return PyBool_FromLong(((QueueObject *)op)->closed);
-}
-
-static int queue_set_closed(PyObject *op, PyObject *v, void *unused)
-{
-    (void)unused;
-    if (!v) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete _closed");
-        return -1;
-    }
-    int t = PyObject_IsTrue(v);
-    if (t < 0)
-        return -1;
-    ((QueueObject *)op)->closed = t;
-    return 0;
 }
 
 static PyObject *queue_get_pending(PyObject *op, void *unused)
@@ -951,7 +987,7 @@ static PyObject *queue_get_slots(PyObject *op, void *unused)
 }
 
 static PyGetSetDef queue_getset[] = {
-    {"_closed", queue_get_closed, queue_set_closed, "Whether close() was called here.", NULL},
+    {"_closed", queue_get_closed, NULL, "Whether close() was called here.", NULL},
     {"_pending", queue_get_pending, NULL, "Items in this process's feeder buffer.", NULL},
     {"_maxsize", queue_get_maxsize, NULL, "The bound (SEM_VALUE_MAX: none).", NULL},
     {"_slots", queue_get_slots, NULL, "Cells of the ring.", NULL},
@@ -962,9 +998,15 @@ static PyMethodDef queue_methods[] = {
     {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS,
      "put($self, /, obj, block=True, timeout=None)\n--\n\n"
      "Put obj into the queue."},
+    {"_put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL | METH_KEYWORDS,
+     "_put($self, /, obj, block=True, timeout=None)\n--\n\n"
+     "put, under a name no policy overrides."},
     {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS,
      "get($self, /, block=True, timeout=None)\n--\n\n"
      "Remove and return an item from the queue."},
+    {"_get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL | METH_KEYWORDS,
+     "_get($self, /, block=True, timeout=None)\n--\n\n"
+     "get, under a name no policy overrides."},
     {"get_nowait", queue_get_nowait, METH_NOARGS,
      "get_nowait($self, /)\n--\n\nget(False)."},
     {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL | METH_KEYWORDS,
@@ -993,10 +1035,12 @@ static PyMethodDef queue_methods[] = {
      "_unfinished($self, /)\n--\n\nThe number of unfinished tasks."},
     {"_fileno", queue_fileno, METH_NOARGS,
      "_fileno($self, /)\n--\n\nA fd readable while the queue holds an item."},
-    {"_configure", queue_configure, METH_VARARGS,
-     "_configure($self, flags, buffer=None, /)\n--\n\nSet this wrapper's flags."},
-    {"_mark_closed", queue_mark_closed, METH_VARARGS,
-     "_mark_closed($self, release_fds=False, /)\n--\n\nRefuse put and get here."},
+    {"_configure", (PyCFunction)(void (*)(void))queue_configure, METH_FASTCALL,
+     "_configure($self, flags, feeder=None, /)\n--\n\n"
+     "This wrapper's flags and feeder object."},
+    {"_set_closed", (PyCFunction)(void (*)(void))queue_set_closed, METH_FASTCALL,
+     "_set_closed($self, closed, release_fds=False, /)\n--\n\n"
+     "Refuse (or allow again) put and get here."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1005,48 +1049,96 @@ static void queue_destroy(cmp_arena *a, void *body)
     cmp_ring_destroy(a, (cmp_ring *)body);
 }
 
+static PyMemberDef queue_members[] = {
+    CMP_SHARED_WEAKREFS,
+    CMP_SHARED_DICT,
+    {NULL, 0, 0, 0, NULL},
+};
+
+#define queue_doc \
+    "Queue(maxsize=0, slots=0)\n--\n\n" \
+    "A process-shared message ring: the C type of cmp's Queue,\n" \
+    "JoinableQueue and SimpleQueue, whose Python policy cmp/queues.py\n" \
+    "attaches.  The contract between the two layers:\n\n" \
+    "- construction: __init__ makes the ring (maxsize 0: unbounded; slots:\n" \
+    "  64-byte cells, 0 for the default).  A wrapper, made by __init__ or\n" \
+    "  by _rebuild in another process, is then configured for this\n" \
+    "  process by _configure(flags, feeder=None), again after a fork:\n" \
+    "  flags are QUEUE_JOINABLE (put counts a task), QUEUE_SPILL (an\n" \
+    "  unbounded Queue: a full ring never blocks put) and QUEUE_SIMPLE\n" \
+    "  (closed means OSError).\n" \
+    "- the feeder object: feeder.buffer is the deque of (bytes, tag) not\n" \
+    "  yet in the ring (QUEUE_SPILL; None otherwise); put appends to it,\n" \
+    "  behind what is already there, or calls feeder(item) when the ring\n" \
+    "  is full (the feeder then starts its thread, which pushes the\n" \
+    "  buffer with _drain(buffer)).  feeder.on_error, when not None, is\n" \
+    "  called as on_error(exc, obj) when obj cannot be pickled, instead\n" \
+    "  of put raising exc.  Both are read once, by _configure.\n" \
+    "- the closed state: _set_closed(closed, release_fds=False), the one\n" \
+    "  call that changes it (read as _closed); put and get then raise.\n" \
+    "- put and get are the stdlib's; _put and _get are the same methods\n" \
+    "  under names no policy overrides."
+
 static PyType_Slot queue_slots[] = {
     {Py_tp_init, queue_init},
     {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_traverse, queue_traverse},
+    {Py_tp_clear, queue_clear},
     {Py_tp_methods, queue_methods},
     {Py_tp_getset, queue_getset},
-    {Py_tp_doc, "Queue(maxsize=0, slots=0)\n--\n\n"
-                "A process-shared message ring (the base of cmp's queues)."},
+    {Py_tp_members, queue_members},
+    {Py_tp_doc, queue_doc},
     {0, NULL},
 };
 
 static PyType_Spec queue_spec = {
     "_cmp.Queue", sizeof(QueueObject), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, queue_slots,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, queue_slots,
 };
 
-static PyObject *import_attr(const char *mod, const char *name)
-{
-    PyObject *m = PyImport_ImportModule(mod);
-    if (!m)
-        return NULL;
-    PyObject *r = PyObject_GetAttrString(m, name);
-    Py_DECREF(m);
-    return r;
-}
+/* JoinableQueue: a Queue that lists the methods again, so that they are
+ * its own (the interpreter specialises a C method's call on its exact
+ * type); SimpleQueue: the same slots, no Queue. */
+static PyType_Slot joinable_slots[] = {
+    {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_traverse, queue_traverse},
+    {Py_tp_clear, queue_clear},
+    {Py_tp_methods, queue_methods},
+    {Py_tp_doc, "JoinableQueue(maxsize=0, slots=0)\n--\n\n"
+                "The C type of cmp's JoinableQueue (see Queue)."},
+    {0, NULL},
+};
+
+static PyType_Spec joinable_spec = {
+    "_cmp.JoinableQueue", sizeof(QueueObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, joinable_slots,
+};
+
+static PyType_Spec simple_spec = {
+    "_cmp.SimpleQueue", sizeof(QueueObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, queue_slots,
+};
 
 int cmp_add_queue_types(PyObject *module)
 {
-    EmptyError = import_attr("queue", "Empty");
-    FullError = import_attr("queue", "Full");
-    pickle_dumps = import_attr("_pickle", "dumps");
-    pickle_loads = import_attr("_pickle", "loads");
-    forking_dumps = import_attr("multiprocessing.reduction", "ForkingPickler");
-    if (!EmptyError || !FullError || !pickle_dumps || !pickle_loads || !forking_dumps)
+    PyObject *pickler = PyImport_ImportModule("multiprocessing.reduction");
+    if (!pickler)
         return -1;
-    PyObject *fd = PyObject_GetAttrString(forking_dumps, "dumps");
-    Py_SETREF(forking_dumps, fd);
+    Py_SETREF(pickler, PyObject_GetAttrString(pickler, "ForkingPickler"));
+    forking_dumps = pickler ? PyObject_GetAttrString(pickler, "dumps") : NULL;
+    Py_XDECREF(pickler);
     if (!forking_dumps)
         return -1;
+    pickle_dumps = cmp_state.pickle_dumps;
+    pickle_loads = cmp_state.pickle_loads;
     cmp_register_destroy(CMP_KIND_QUEUE, queue_destroy);
     if (PyModule_AddIntConstant(module, "QUEUE_JOINABLE", Q_JOINABLE) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SPILL", Q_SPILL) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SIMPLE", Q_SIMPLE) < 0)
         return -1;
-    return cmp_add_shared_type(module, &queue_spec, CMP_KIND_QUEUE, NULL);
+    PyObject *queue;
+    if (cmp_add_type(module, &queue_spec, NULL, CMP_KIND_QUEUE, &queue) < 0 ||
+        cmp_add_type(module, &joinable_spec, (PyTypeObject *)queue, 0, NULL) < 0)
+        return -1;
+    return cmp_add_type(module, &simple_spec, NULL, CMP_KIND_QUEUE, NULL);
 }

@@ -19,8 +19,7 @@ static int sem_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     /* The stdlib's sem_open reports a negative value as EINVAL. */
     if (value < 0 || (maxvalue >= 0 && value > maxvalue)) {
-        errno = EINVAL;
-        PyErr_SetFromErrno(PyExc_OSError);
+        cmp_raise_errno(EINVAL);
         return -1;
     }
     if (cmp_shared_create((cmp_shared *)self, CMP_KIND_SEMAPHORE, sizeof(cmp_sem)) < 0)
@@ -87,28 +86,15 @@ static PyObject *sem_enter(PyObject *self, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
-/* release() is METH_FASTCALL rather than METH_NOARGS: the interpreter
- * (3.11) specialises calls of fastcall builtins, not of no-argument ones. */
+/* release() is METH_FASTCALL: see cmp_no_args. */
 static PyObject *sem_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args;
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError,
-                     "Semaphore.release() takes no arguments (%zd given)", nargs);
-        return NULL;
-    }
-    if (NOT_READY(self))
+    if (cmp_no_args("Semaphore.release", nargs) < 0 || NOT_READY(self))
         return NULL;
     int r = cmp_sem_release(SEM(self));
-    if (r == ERANGE || r == EOVERFLOW) {
-        /* At its bound, or at SEM_VALUE_MAX: the stdlib's answer to both. */
-        PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
-        return NULL;
-    }
-    if (r) {
-        errno = r;
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
+    if (r)
+        return cmp_raise_errno(r);
     Py_RETURN_NONE;
 }
 
@@ -165,13 +151,19 @@ static PyMethodDef sem_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef sem_members[] = {
+    CMP_SHARED_WEAKREFS,
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot sem_slots[] = {
     {Py_tp_init, sem_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_methods, sem_methods},
-    {Py_tp_doc, "Semaphore(value=1, maxvalue=None)\n--\n\n"
+    {Py_tp_members, sem_members},
+    {Py_tp_doc, "Semaphore(value=1, maxvalue=-1)\n--\n\n"
                 "A process-shared counting semaphore (bounded when maxvalue "
-                "is given)."},
+                "is not negative)."},
     {0, NULL},
 };
 
@@ -180,7 +172,41 @@ static PyType_Spec sem_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, sem_slots,
 };
 
+/* BoundedSemaphore(value=1): a Semaphore bounded by its initial value.
+ * It lists the methods again, so that they are its own (the interpreter's
+ * specialised call of a C method wants the method's exact type). */
+static int bounded_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", NULL};
+    int value = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|i:BoundedSemaphore", kwlist, &value))
+        return -1;
+    PyObject *a = Py_BuildValue("(ii)", value, value);
+    if (!a)
+        return -1;
+    int r = sem_init(self, a, NULL);
+    Py_DECREF(a);
+    return r;
+}
+
+static PyType_Slot bounded_slots[] = {
+    {Py_tp_init, bounded_init},
+    {Py_tp_methods, sem_methods},
+    {Py_tp_doc, "BoundedSemaphore(value=1)\n--\n\n"
+                "A process-shared semaphore that refuses to be released above "
+                "its initial value."},
+    {0, NULL},
+};
+
+static PyType_Spec bounded_spec = {
+    "_cmp.BoundedSemaphore", sizeof(cmp_shared), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, bounded_slots,
+};
+
 int cmp_add_semaphore_type(PyObject *module)
 {
-    return cmp_add_shared_type(module, &sem_spec, CMP_KIND_SEMAPHORE, NULL);
+    PyObject *sem;
+    if (cmp_add_type(module, &sem_spec, NULL, CMP_KIND_SEMAPHORE, &sem) < 0)
+        return -1;
+    return cmp_add_type(module, &bounded_spec, (PyTypeObject *)sem, 0, NULL);
 }

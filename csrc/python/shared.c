@@ -96,13 +96,10 @@ int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
     int err = 0;
     uint64_t off = cmp_obj_new(cmp_the_arena, kind, body_size, &err);
     if (!off) {
-        errno = err;
         if (err == ENOMEM)
-            PyErr_SetString(PyExc_MemoryError,
-                            "cmp's shared arena is full (set CMP_ARENA_SIZE "
-                            "to reserve more before importing cmp)");
+            cmp_raise(CMP_ERR_ARENA_FULL);
         else
-            PyErr_SetFromErrno(PyExc_OSError);
+            cmp_raise_errno(err);
         return -1;
     }
     self->off = off;
@@ -131,11 +128,7 @@ void cmp_shared_drop(cmp_shared *self)
 
 int cmp_shared_check(cmp_shared *self)
 {
-    if (self->body)
-        return 0;
-    PyErr_Format(PyExc_ValueError, "%s object is not initialised",
-                 Py_TYPE(self)->tp_name);
-    return -1;
+    return self->body ? 0 : cmp_not_initialised((PyObject *)self);
 }
 
 void cmp_shared_dealloc(PyObject *op)
@@ -143,8 +136,11 @@ void cmp_shared_dealloc(PyObject *op)
     PyTypeObject *tp = Py_TYPE(op);
     if (PyType_IS_GC(tp))
         PyObject_GC_UnTrack(op);
+    if (((cmp_shared *)op)->weakreflist)
+        PyObject_ClearWeakRefs(op);
     if (tp->tp_clear)
         tp->tp_clear(op);
+    Py_CLEAR(((cmp_shared *)op)->dict);
     cmp_shared_drop((cmp_shared *)op);
     tp->tp_free(op);
     Py_DECREF(tp);
@@ -153,12 +149,13 @@ void cmp_shared_dealloc(PyObject *op)
 int cmp_shared_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((cmp_shared *)self)->dict);
     return 0;
 }
 
 int cmp_shared_clear(PyObject *self)
 {
-    (void)self;
+    Py_CLEAR(((cmp_shared *)self)->dict);
     return 0;
 }
 
@@ -239,31 +236,20 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
     cmp_shared *self = (cmp_shared *)tp->tp_alloc(tp, 0);
     if (!self)
         return NULL;
-    /* Which kind does this type hold?  Ask the type (set at type creation
-     * as the class attribute _kind). */
-    PyObject *k = PyObject_GetAttrString(cls, "_kind");
-    if (!k) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    unsigned long kind = PyLong_AsUnsignedLong(k);
-    Py_DECREF(k);
-    if (kind == (unsigned long)-1 && PyErr_Occurred()) {
-        Py_DECREF(self);
-        return NULL;
-    }
+    /* The kind this type holds (given when it was registered). */
+    uint32_t kind = cmp_type_kind(tp);
     int r;
     if (form == HANDLE_STARTED) {
         /* Counted for this process by its parent: adopt the count. */
         r = cmp_proc_adopt(cmp_the_arena, entry);
         if (r == 0)
-            r = cmp_obj_check(cmp_the_arena, off, gen, (uint32_t)kind);
+            r = cmp_obj_check(cmp_the_arena, off, gen, kind);
     } else {
         /* A durable handle's object lives as long as the process tree:
          * give the rebuild a transfer of its own to adopt. */
         if (form == HANDLE_DURABLE)
             cmp_obj_transfer_out(cmp_the_arena, off);
-        r = cmp_obj_transfer_in(cmp_the_arena, off, gen, (uint32_t)kind);
+        r = cmp_obj_transfer_in(cmp_the_arena, off, gen, kind);
     }
     if (r) {
         Py_DECREF(self);
@@ -275,7 +261,7 @@ static PyObject *shared_rebuild(PyObject *cls, PyObject *handle)
         return NULL;
     }
     self->off = off;
-    self->kind = (uint32_t)kind;
+    self->kind = kind;
     self->body = cmp_obj_body(cmp_the_arena, off);
     if (form == HANDLE_STARTED)
         self->proc = entry;
@@ -497,17 +483,20 @@ static PyObject *mod_start_end(PyObject *m, PyObject *arg)
     return PyLong_FromUnsignedLong(idx);
 }
 
-static PyObject *mod_start_named(PyObject *m, PyObject *args)
+static const char *const start_named_names[] = {"entry", "pid"};
+
+static PyObject *mod_start_named(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)m;
-    PyObject *obj;
-    unsigned int pid;
+    PyObject *a[2] = {NULL, NULL};
     uint32_t idx;
-    if (!PyArg_ParseTuple(args, "OI:_start_named", &obj, &pid))
+    if (cmp_parse_args("_start_named", args, nargs, NULL, start_named_names, 2, 2, a) < 0 ||
+        entry_arg(a[0], &idx) < 0)
         return NULL;
-    if (entry_arg(obj, &idx) < 0)
+    unsigned long pid = PyLong_AsUnsignedLong(a[1]);
+    if (pid == (unsigned long)-1 && PyErr_Occurred())
         return NULL;
-    if (cmp_proc_name(cmp_the_arena, idx, pid) == ESRCH)
+    if (cmp_proc_name(cmp_the_arena, idx, (uint32_t)pid) == ESRCH)
         cmp_proc_abandon(cmp_the_arena, idx, release_refs);     /* gone already */
     Py_RETURN_NONE;
 }
@@ -539,10 +528,11 @@ static PyObject *mod_proc_stats(PyObject *m, PyObject *obj)
     uint32_t self = cmp_proc_self();
     unsigned long held = 0;
     if (obj != Py_None) {
-        PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "_kind");
-        if (!k)
-            return NULL;    /* not a cmp shared object */
-        Py_DECREF(k);
+        if (!cmp_type_kind(Py_TYPE(obj))) {
+            PyErr_Format(PyExc_TypeError, "_proc_stats() needs a shared cmp "
+                         "object or None, not %.200s", Py_TYPE(obj)->tp_name);
+            return NULL;
+        }
         held = cmp_proc_count(cmp_the_arena, self, ((cmp_shared *)obj)->off);
     }
     return Py_BuildValue("{sIsIsk}", "in_use", cmp_proc_in_use(cmp_the_arena),
@@ -580,10 +570,11 @@ static PyObject *mod_live_wrappers(PyObject *m, PyObject *unused)
 static PyObject *mod_refcount(PyObject *m, PyObject *obj)
 {
     (void)m;
-    PyObject *k = PyObject_GetAttrString((PyObject *)Py_TYPE(obj), "_kind");
-    if (!k)
+    if (!cmp_type_kind(Py_TYPE(obj))) {
+        PyErr_Format(PyExc_TypeError, "_shared_refcount() needs a shared cmp "
+                     "object, not %.200s", Py_TYPE(obj)->tp_name);
         return NULL;
-    Py_DECREF(k);
+    }
     cmp_shared *s = (cmp_shared *)obj;
     if (cmp_shared_check(s) < 0)
         return NULL;
@@ -591,62 +582,25 @@ static PyObject *mod_refcount(PyObject *m, PyObject *obj)
         __atomic_load_n(&cmp_obj(cmp_the_arena, s->off)->refs, __ATOMIC_RELAXED));
 }
 
-
-/* CPython 3.11+ specialises `obj.method(...)` on a method descriptor only
- * when type(obj) is exactly the descriptor's type; on any other type the
- * call falls back to the generic path on every execution.  cmp's Python
- * classes (Event, Condition, Synchronized, ...) subclass C types, so their
- * hot C methods would always take the slow path.  This gives cls its own
- * descriptor for each plain C method it inherits (same C function, same
- * signature and docstring, owned by cls), so the specialised call applies
- * to cls's instances.  Dunder methods are left alone: the interpreter looks
- * them up without that specialisation.  Called for every Python subclass
- * of a cmp type, from the __init_subclass__ that cmp/_core.py gives them. */
-static PyObject *mod_own_methods(PyObject *m, PyObject *cls)
-{
-    (void)m;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "_own_methods() needs a class");
-        return NULL;
-    }
-    PyObject *mro = ((PyTypeObject *)cls)->tp_mro;
-    for (Py_ssize_t i = 1; mro && i < PyTuple_GET_SIZE(mro); i++) {
-        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
-        PyObject *name, *descr;
-        Py_ssize_t pos = 0;
-        while (dict && PyDict_Next(dict, &pos, &name, &descr)) {
-            if (!Py_IS_TYPE(descr, &PyMethodDescr_Type))
-                continue;
-            PyMethodDef *def = ((PyMethodDescrObject *)descr)->d_method;
-            if (def->ml_name[0] == '_' && def->ml_name[1] == '_')
-                continue;
-            /* Only where cls resolves the name to this very C method. */
-            PyObject *found = PyObject_GetAttr(cls, name);
-            if (!found)
-                return NULL;
-            int inherited = found == descr;
-            Py_DECREF(found);
-            if (!inherited)
-                continue;
-            PyObject *own = PyDescr_NewMethod((PyTypeObject *)cls, def);
-            int r = own ? PyObject_SetAttr(cls, name, own) : -1;
-            Py_XDECREF(own);
-            if (r < 0)
-                return NULL;
-        }
-    }
-    Py_RETURN_NONE;
-}
-
 /* _arena_init(fd=-1, token=0): create this process's arena (fd < 0), or
  * join the one whose memfd this process was given at its start. */
-static PyObject *mod_arena_init(PyObject *m, PyObject *args)
+static const char *const arena_init_names[] = {"fd", "token"};
+
+static PyObject *mod_arena_init(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)m;
-    int fd = -1;
-    unsigned long long token = 0;
-    if (!PyArg_ParseTuple(args, "|iK:_arena_init", &fd, &token))
+    PyObject *a[2] = {NULL, NULL};
+    if (cmp_parse_args("_arena_init", args, nargs, NULL, arena_init_names, 2, 0, a) < 0)
         return NULL;
+    long lfd = a[0] ? PyLong_AsLong(a[0]) : -1;
+    unsigned long long token = a[1] ? PyLong_AsUnsignedLongLong(a[1]) : 0;
+    if (PyErr_Occurred())
+        return NULL;
+    if (lfd > INT_MAX || lfd < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "fd does not fit a C int");
+        return NULL;
+    }
+    int fd = (int)lfd;
     if (cmp_the_arena) {
         if (fd < 0)
             Py_RETURN_NONE;
@@ -688,7 +642,7 @@ static PyObject *mod_arena_fd(PyObject *m, PyObject *unused)
 }
 
 static PyMethodDef module_functions[] = {
-    {"_arena_init", mod_arena_init, METH_VARARGS,
+    {"_arena_init", (PyCFunction)(void (*)(void))mod_arena_init, METH_FASTCALL,
      "_arena_init(fd=-1, token=0, /)\n--\n\nCreate this process's arena, or join "
      "the one of the memfd fd\n(passed at this process's start; token: the "
      "arena's, 0 for any)."},
@@ -705,7 +659,7 @@ static PyMethodDef module_functions[] = {
      "this thread pickles next; its index, or None."},
     {"_start_end", mod_start_end, METH_O,
      "_start_end(entry, /)\n--\n\nThe start data is pickled: the entry to name, or None."},
-    {"_start_named", mod_start_named, METH_VARARGS,
+    {"_start_named", (PyCFunction)(void (*)(void))mod_start_named, METH_FASTCALL,
      "_start_named(entry, pid, /)\n--\n\nThe started process is pid."},
     {"_start_abandon", mod_start_abandon, METH_O,
      "_start_abandon(entry, /)\n--\n\nThe process did not start: give back."},
@@ -722,9 +676,6 @@ static PyMethodDef module_functions[] = {
      "_live_wrappers()\n--\n\nHow many wrappers of shared objects live here."},
     {"_shared_refcount", mod_refcount, METH_O,
      "_shared_refcount(obj, /)\n--\n\nThe shared reference count of obj."},
-    {"_own_methods", mod_own_methods, METH_O,
-     "_own_methods(cls, /)\n--\n\nGive cls its own descriptors for the C methods "
-     "it inherits\n(so the interpreter's specialised method call applies)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -744,109 +695,4 @@ int cmp_init_shared(PyObject *module)
      * after this import: it knows whether this process creates the arena
      * or joins its parent's. */
     return PyModule_AddFunctions(module, module_functions);
-}
-
-/* ---- waiting ----------------------------------------------------------- */
-
-int cmp_wait(cmp_wait_fn fn, void *arg, const cmp_deadline *d)
-{
-    for (;;) {
-        int r;
-        Py_BEGIN_ALLOW_THREADS
-        r = fn(arg, d);
-        Py_END_ALLOW_THREADS
-        if (r != EINTR)
-            return r;
-        if (PyErr_CheckSignals() < 0)
-            return -1;
-    }
-}
-
-int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d)
-{
-    if (timeout == NULL || timeout == Py_None) {
-        *d = cmp_deadline_forever();
-        return 0;
-    }
-    double t = PyFloat_AsDouble(timeout);
-    if (t == -1.0 && PyErr_Occurred())
-        return -1;
-    if (t != t || t >= 9.2e18) {
-        /* What the stdlib's semaphores answer (sem_timedwait's EINVAL). */
-        errno = EINVAL;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    *d = cmp_deadline_after(t);
-    return 0;
-}
-
-int cmp_parse_block(PyObject *obj, int *block)
-{
-    *block = 1;
-    if (!obj)
-        return 0;
-#if PY_VERSION_HEX < 0x030D0000
-    /* Before 3.13 the stdlib's SemLock.acquire takes an integer block. */
-    if (!PyIndex_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "'%.200s' object cannot be interpreted as an integer",
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-#endif
-    *block = PyObject_IsTrue(obj);
-    return *block < 0 ? -1 : 0;
-}
-
-int cmp_check_timeout(PyObject *timeout)
-{
-    if (!timeout || timeout == Py_None)
-        return 0;
-    return PyFloat_AsDouble(timeout) == -1.0 && PyErr_Occurred() ? -1 : 0;
-}
-
-int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames, const char *const *names, int nnames,
-                   int required, PyObject **out)
-{
-    if (nargs > nnames) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s() takes at most %d arguments (%zd given)", fname,
-                     nnames, nargs);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        out[i] = args[i];
-    if (kwnames) {
-        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t j = 0; j < nkw; j++) {
-            PyObject *key = PyTuple_GET_ITEM(kwnames, j);
-            int i;
-            for (i = 0; i < nnames; i++)
-                if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0)
-                    break;
-            if (i == nnames) {
-                PyErr_Format(PyExc_TypeError,
-                             "%s() got an unexpected keyword argument '%U'",
-                             fname, key);
-                return -1;
-            }
-            if (i < nargs) {
-                PyErr_Format(PyExc_TypeError,
-                             "%s() got multiple values for argument '%s'",
-                             fname, names[i]);
-                return -1;
-            }
-            out[i] = args[nargs + j];
-        }
-    }
-    for (int i = 0; i < required; i++) {
-        if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError,
-                         "%s() missing required argument '%s' (pos %d)", fname,
-                         names[i], i + 1);
-            return -1;
-        }
-    }
-    return 0;
 }

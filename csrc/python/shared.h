@@ -19,12 +19,11 @@
 #ifndef CMP_SHARED_H
 #define CMP_SHARED_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "spine.h"
 
 #include "../arena.h"
-#include "../futex.h"
-#include "../kinds.h"
+
+#include <structmember.h>
 
 typedef struct cmp_shared {
     PyObject_HEAD
@@ -35,9 +34,17 @@ typedef struct cmp_shared {
     uint32_t proc;              /* the process-table entry that counts the
                                    reference (CMP_PROC_NONE: none) */
     int released;               /* the reference was let go at exit */
-    PyObject *weakreflist;
-    PyObject *dict;
+    PyObject *weakreflist;      /* for the types that give weak references */
+    PyObject *dict;             /* for the types that give a __dict__ */
 } cmp_shared;
+
+/* Py_tp_members entries of a type that gives weak references or a
+ * __dict__ (cmp_shared_dealloc, _traverse and _clear handle both; a type
+ * with a __dict__ is a GC type). */
+#define CMP_SHARED_WEAKREFS \
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(cmp_shared, weakreflist), READONLY, NULL}
+#define CMP_SHARED_DICT \
+    {"__dictoffset__", T_PYSSIZET, offsetof(cmp_shared, dict), READONLY, NULL}
 
 /* Nonzero while this thread pickles for storage (see above). */
 extern __thread int cmp_durable_handles;
@@ -67,40 +74,6 @@ int cmp_shared_check(cmp_shared *self);
 /* Methods every shared type gets: _handle() -> (token, offset, generation)
  * with a transfer reference taken, and classmethod _rebuild(handle). */
 extern PyMethodDef cmp_shared_methods[];
-
-/* Waiting: run `fn(arg, deadline)` with the GIL released.  On EINTR run
- * the signal handlers: raise if they raised, else wait again with the time
- * left.  Returns what `fn` returned (0, ETIMEDOUT, EOWNERDEAD, ...) or -1
- * with an exception set. */
-typedef int (*cmp_wait_fn)(void *arg, const cmp_deadline *d);
-int cmp_wait(cmp_wait_fn fn, void *arg, const cmp_deadline *d);
-
-/* timeout (None or a number) to a deadline for a wait that must block;
- * -1 with TypeError set, or with the stdlib's OSError(EINVAL) for NaN or a
- * timeout past what a timespec holds (the stdlib's SemLock answer). */
-int cmp_timeout_to_deadline(PyObject *timeout, cmp_deadline *d);
-
-/* The stdlib's SemLock.acquire(block, timeout) converts both before it
- * tries, so a bad one raises even when nothing would wait: check them the
- * same way.  A NULL argument is absent (block: 1).  0, or -1 with
- * TypeError set. */
-int cmp_parse_block(PyObject *obj, int *block);
-int cmp_check_timeout(PyObject *timeout);
-
-/* METH_FASTCALL|METH_KEYWORDS argument parsing: fill out[0..nnames) from
- * positional and keyword arguments; missing ones stay as given (defaults).
- * `required` leading names must be present.  0 or -1 with TypeError. */
-int cmp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames, const char *const *names, int nnames,
-                   int required, PyObject **out);
-
-/* Create a heap type from `spec` (named "_cmp.X"), give it the shared
- * methods and the class attribute _kind, and add it to the module. */
-int cmp_add_shared_type(PyObject *module, PyType_Spec *spec, uint32_t kind,
-                        PyObject **out);
-
-/* Warned when a lock is taken over from a dead owner. */
-extern PyObject *cmp_OwnerDiedWarning;
 
 /* Type registration, one function per primitive file. */
 int cmp_init_shared(PyObject *module);
