@@ -870,7 +870,6 @@ class _Core:
         self.poll = select.poll()
         self.registered = {}
         self.fdmap = {}
-        self.spin_qs = ()
         self.poll_gen = 1       # bumped when the polled set changes
         self.polled_gen = 0
         self.done = collections.deque()     # results read, to deliver
@@ -1256,11 +1255,12 @@ class _Core:
             if self.poll_gen != self.polled_gen:
                 self._sync_poll()
             fdmap = self.fdmap
-            # Spin on the result rings first when a result is due within
-            # the spin (a worker busy with tasks that take less).
-            spin = self.spin_qs if timeout != 0 and any(
-                w.fifo and 0 < w.service <= _RING_SPIN
-                for w in self.workers) else None
+            # Spin first on the result rings of the workers whose result is
+            # due within the spin (busy with tasks that take less); C
+            # yields the CPU instead when they all last ran on ours.
+            spin = tuple(
+                w.link.result_ring for w in self.workers
+                if w.fifo and 0 < w.service <= _RING_SPIN) if timeout != 0 else None
         if spin and _cmp._pool_ring_spin(spin, _RING_SPIN):
             timeout = 0
         try:
@@ -1332,7 +1332,6 @@ class _Core:
                 self.poll.register(fd, mask)
                 registered[fd] = mask
         self.fdmap = fdmap
-        self.spin_qs = tuple(w.link.result_ring for w in self.workers)
         self.polled_gen = self.poll_gen
 
     def wait_for(self, ready, deadline):
