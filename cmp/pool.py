@@ -128,6 +128,22 @@ _HANDBACK_DELAY = 0.002         # seconds before the handler reads again
 _UNTAKEN_CHECK = 0.01           # seconds: a timed task not taken yet, again
 _BATCH_TARGET = 0.0005          # seconds of work per batch of map chunks
 _BATCH_MAX = 256
+# A parent's wait is a series of naps, each as long as the wait so far
+# (from _NAP_FIRST to _NAP_MAX, the cores' policy: csrc/spin.h), between
+# which the interpreter runs its signal handlers: a signal that lands just
+# before a sleep begins (after the interpreter last looked) is handled at
+# the end of that nap instead of when the wait ends.
+_NAP_FIRST, _NAP_MAX = 0.02, 0.2
+
+
+def _nap(since, deadline):
+    """Seconds the next nap of a wait begun at `since` may last (never past
+    `deadline`, None: none), and the time now."""
+    now = time.monotonic()
+    nap = min(max(now - since, _NAP_FIRST), _NAP_MAX)
+    if deadline is not None and deadline - now < nap:
+        nap = max(deadline - now, 0.0)
+    return nap, now
 
 # Every fd a pool holds in the parent: a worker closes all of them first.
 _parent_fds = set()
@@ -503,10 +519,15 @@ class _Latch(object):
     def wait(self, timeout=None):
         if self._flag:
             return True
-        if self._lock.acquire(True, -1 if timeout is None else max(timeout, 0)):
-            self._lock.release()
-            return True
-        return self._flag
+        since = time.monotonic()
+        deadline = None if timeout is None else since + timeout
+        while True:
+            nap, now = _nap(since, deadline)
+            if self._lock.acquire(True, nap):
+                self._lock.release()
+                return True
+            if self._flag or (deadline is not None and now + nap >= deadline):
+                return self._flag
 
 
 class ApplyResult(object):
@@ -675,7 +696,12 @@ class IMapIterator(object):
     def __init__(self, pool):
         self._pool = pool
         self._core = pool._core
-        self._cond = threading.Condition(threading.Lock())
+        # `with self._lock`, not `with self._cond`: a C lock's __enter__
+        # leaves no moment between taking the lock and the with block's
+        # cover in which a signal handler's exception escapes with the lock
+        # held (Condition.__enter__ is a Python frame).
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._job = next(job_counter)
         self._cache = pool._cache
         self._items = collections.deque()
@@ -693,9 +719,10 @@ class IMapIterator(object):
         return bool(self._items) or self._index == self._length
 
     def next(self, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + timeout
+        since = time.monotonic()
+        deadline = None if timeout is None else since + timeout
         while True:
-            with self._cond:
+            with self._lock:
                 if self._items:
                     success, value = self._items.popleft()
                     break
@@ -707,10 +734,9 @@ class IMapIterator(object):
                 if deadline is not None and deadline - time.monotonic() <= 0:
                     raise TimeoutError from None
             if not self._core.wait_for(self._has_item, deadline):
-                with self._cond:
+                with self._lock:
                     if not self._has_item():
-                        self._cond.wait(None if deadline is None
-                                        else max(0, deadline - time.monotonic()))
+                        self._cond.wait(_nap(since, deadline)[0])
         if self._slots is not None:
             self._slots.release()
         if self._progress is not None:
@@ -722,7 +748,7 @@ class IMapIterator(object):
     __next__ = next
 
     def _set(self, i, obj):
-        with self._cond:
+        with self._lock:
             if self._index == i:
                 self._items.append(obj)
                 self._index += 1
@@ -737,7 +763,7 @@ class IMapIterator(object):
             self._finish()
 
     def _set_length(self, length):
-        with self._cond:
+        with self._lock:
             self._length = length
             finished = self._index == self._length
             if finished:
@@ -750,7 +776,7 @@ class IMapIterator(object):
         self._pool = None
 
     def _fail_silently(self, exc):
-        with self._cond:
+        with self._lock:
             self._items.append((False, exc))
             self._length = self._index = -1
             self._cond.notify_all()
@@ -761,7 +787,7 @@ class IMapUnorderedIterator(IMapIterator):
     """The iterator imap_unordered returns: results as they come."""
 
     def _set(self, i, obj):
-        with self._cond:
+        with self._lock:
             self._items.append(obj)
             self._index += 1
             self._cond.notify()
@@ -870,7 +896,6 @@ class _Core:
         self.poll = select.poll()
         self.registered = {}
         self.fdmap = {}
-        self.spin_qs = ()
         self.poll_gen = 1       # bumped when the polled set changes
         self.polled_gen = 0
         self.done = collections.deque()     # results read, to deliver
@@ -1256,11 +1281,12 @@ class _Core:
             if self.poll_gen != self.polled_gen:
                 self._sync_poll()
             fdmap = self.fdmap
-            # Spin on the result rings first when a result is due within
-            # the spin (a worker busy with tasks that take less).
-            spin = self.spin_qs if timeout != 0 and any(
-                w.fifo and 0 < w.service <= _RING_SPIN
-                for w in self.workers) else None
+            # Spin first on the result rings of the workers whose result is
+            # due within the spin (busy with tasks that take less); C
+            # yields the CPU instead when they all last ran on ours.
+            spin = tuple(
+                w.link.result_ring for w in self.workers
+                if w.fifo and 0 < w.service <= _RING_SPIN) if timeout != 0 else None
         if spin and _cmp._pool_ring_spin(spin, _RING_SPIN):
             timeout = 0
         try:
@@ -1285,8 +1311,12 @@ class _Core:
                 w, what = fdmap[fd]
                 if what == 0:
                     results = []
-                    w.link.take_all(results)
-                    self._take_results(w, results, done, now)
+                    try:
+                        w.link.take_all(results)
+                    finally:
+                        # Results taken out of the ring are never dropped,
+                        # also when a signal handler raises in between.
+                        self._take_results(w, results, done, now)
                     if ev & select.POLLHUP:
                         # The worker is exiting: its pidfd says when it is
                         # gone (a hung-up pipe would poll ready until then).
@@ -1332,7 +1362,6 @@ class _Core:
                 self.poll.register(fd, mask)
                 registered[fd] = mask
         self.fdmap = fdmap
-        self.spin_qs = tuple(w.link.result_ring for w in self.workers)
         self.polled_gen = self.poll_gen
 
     def wait_for(self, ready, deadline):
@@ -1347,6 +1376,7 @@ class _Core:
         if self.reader_owner == me:
             return False        # a callback waiting: the stdlib would block too
         reader = self.reader
+        since = time.monotonic()
         try:
             with self.lock:
                 if self.state == TERMINATE:
@@ -1355,17 +1385,18 @@ class _Core:
             if not reader.acquire(blocking=False):
                 with self.lock:
                     self._wake()
-                left = None if deadline is None else deadline - time.monotonic()
-                if not reader.acquire(timeout=-1 if left is None else max(left, 0)):
-                    return False
+                while not reader.acquire(timeout=_nap(since, deadline)[0]):
+                    if ready() or self.state == TERMINATE or (
+                            deadline is not None and time.monotonic() >= deadline):
+                        return False
             self.reader_owner = me
             while not ready():
                 if self.state == TERMINATE:
                     return False
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                nap, now = _nap(since, deadline)
+                if deadline is not None and now >= deadline:
                     return False
-                self._step(left, False)
+                self._step(nap, False)
             return True
         finally:
             if reader._is_owned():

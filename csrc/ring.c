@@ -190,6 +190,11 @@ static int peer_elsewhere(const uint32_t *peer_cpu)
     return peer == 0 || peer != my_cpu();
 }
 
+int cmp_ring_producer_elsewhere(const cmp_ring *r)
+{
+    return peer_elsewhere(&r->put_cpu);
+}
+
 /* ---- cells ------------------------------------------------------------- */
 
 static void free_cells(cmp_ring *r, uint64_t pos, uint32_t k)

@@ -178,6 +178,10 @@ void cmp_ring_release(cmp_ring *r, const cmp_ring_rec *rec);
 int cmp_ring_data_wait(cmp_ring *r, const cmp_deadline *d);
 /* 1 when a published record waits at head. */
 int cmp_ring_has_data(cmp_ring *r);
+/* 0 when the ring's last producer last put from the calling thread's CPU
+ * (a scheduling hint: spinning for its next record would only keep it
+ * from running). */
+int cmp_ring_producer_elsewhere(const cmp_ring *r);
 /* Drop the record at head if the producer writing it is dead (costs a
  * liveness check: call it after EBUSY, not on every attempt). */
 void cmp_ring_reap_dead_writer(cmp_ring *r);

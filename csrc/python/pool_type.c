@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <string.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 
 #include "../ring.h"
@@ -505,6 +506,39 @@ static PyObject *pool_ring_worker_loop(PyObject *module, PyObject *const *args,
     Py_RETURN_FALSE;
 }
 
+static int rings_have_data(cmp_ring **rings, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (cmp_ring_has_data(rings[i]))
+            return 1;
+    return 0;
+}
+
+/* Spin until one of the rings holds a message or `d` passes: 1 when one
+ * does.  When every ring's worker last posted from our CPU, spinning
+ * would only keep it from running (a worker that yielded the CPU to us
+ * when it found no task, spin.h, stays runnable behind us until we
+ * sleep): yield the CPU once instead, as the cores' waits do. */
+static int rings_spin(cmp_ring **rings, Py_ssize_t n, const cmp_deadline *d)
+{
+    int elsewhere = 0;
+    for (Py_ssize_t i = 0; i < n && !elsewhere; i++)
+        elsewhere = cmp_ring_producer_elsewhere(rings[i]);
+    if (!elsewhere) {
+        if (rings_have_data(rings, n))
+            return 1;
+        sched_yield();
+        return rings_have_data(rings, n);
+    }
+    for (unsigned spins = 0;; spins++) {
+        if (rings_have_data(rings, n))
+            return 1;
+        if ((spins & 63) == 63 && cmp_deadline_passed(d))
+            return 0;
+        cmp_cpu_relax();
+    }
+}
+
 PyDoc_STRVAR(pool_ring_spin_doc,
 "_pool_ring_spin(rings, seconds, /)\n--\n\n"
 "Spin (the GIL released) up to `seconds` until one of the rings holds a\n"
@@ -534,13 +568,7 @@ static PyObject *pool_ring_spin(PyObject *module, PyObject *const *args,
     cmp_deadline d = cmp_deadline_after(secs);
     int found = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (unsigned spins = 0; !found; spins++) {
-        for (Py_ssize_t i = 0; i < n && !found; i++)
-            found = cmp_ring_has_data(rings[i]);
-        if (found || ((spins & 63) == 63 && cmp_deadline_passed(&d)))
-            break;
-        cmp_cpu_relax();
-    }
+    found = rings_spin(rings, n, &d);
     Py_END_ALLOW_THREADS
     return PyBool_FromLong(found);
 }
