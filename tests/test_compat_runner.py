@@ -126,3 +126,26 @@ def test_skips_cleanly_without_the_test_package(tmp_path):
     rc, out = run('--compare', env=env)
     assert rc == 0, out
     assert 'compat: skipped' in out and 'test._test_multiprocessing' in out, out
+
+
+@needs_suite
+def test_every_class_of_the_suite_is_installed():
+    # As CPython's test_multiprocessing_<method> installs them: the three
+    # variants of the mixin classes and the module's plain test cases.
+    rc, out = run('--list')
+    assert rc == 0, out
+    classes = set(out.split())
+    assert {'WithProcessesTestLock', 'WithThreadsTestLock', 'WithManagerTestLock',
+            'TestStartMethod', 'TestResourceTracker', 'TestWait'} <= classes, out
+    import test._test_multiprocessing as tm
+    import unittest
+    plain = {name for name, value in vars(tm).items() if isinstance(value, type)
+             and issubclass(value, unittest.TestCase)
+             and not issubclass(value, tm.BaseTestCase)}
+    assert plain <= classes, plain - classes
+
+
+@needs_suite
+def test_require_names_an_unknown_class_or_set():
+    rc, out = run('--require', 'nosuchset')
+    assert rc == 2 and 'no such class: nosuchset' in out, out

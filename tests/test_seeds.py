@@ -1,13 +1,22 @@
 """The seed tutorials' programs (tests/seeds/*.py) print the same under
 cmp as under the stdlib.
 
-Each program runs twice in a subprocess of its own, in a fresh directory:
-as it is, and with its multiprocessing imports rewritten to cmp
-(`import multiprocessing` -> `import cmp as multiprocessing`, ...).  Both
-runs must exit 0 with nothing on stderr, write the same files, and print
+Each program runs under each start method (fork, spawn, forkserver), twice
+in a subprocess of its own, in a fresh directory: as it is, and with its
+multiprocessing imports rewritten to cmp (`import multiprocessing` ->
+`import cmp as multiprocessing`, ...).  None of the programs picks a start
+method, so a small `-c` wrapper does it first, as a program would:
+`set_start_method(method)` of the module the program uses (the stdlib or
+cmp), then the program runs as `__main__` (runpy), so that a spawned child
+imports it as its main module as usual.  Both runs must exit 0 with nothing on stderr, write the same files, and print
 the same after normalising what legitimately varies: pids, addresses,
 timings and, for the programs SPECS says why, the order of lines printed by
-processes running at once or results that depend on scheduling.  While a
+processes running at once or results that depend on scheduling.  A program
+that the stdlib cannot run under a method (SPECS' fails_under: no
+`__main__` guard) must fail there under cmp with the stdlib's error.  One
+that the stdlib runs wrongly under a method (SPECS' stdlib_fails_under:
+it exits without joining its processes, which then find their lock gone)
+runs under cmp alone there and must print what the program means.  While a
 known gap of cmp (SPECS' cmp_gap) changes what a program prints, its cmp
 half is an expected failure, and a failure once the gap is gone.
 """
@@ -118,6 +127,14 @@ def chain(*functions):
 #            program does not fix the order.
 # expected:  the normalised stdout, where the program fixes it (the
 #            tutorial prints it, or it is plain from the code).
+# methods:   the start methods it runs under (default every one); only a
+#            program that starts no multiprocessing process has fewer.
+# fails_under: {method: how the stdlib's error begins}, where the stdlib
+#            refuses to run the program: cmp must refuse with the same
+#            message and exit status.
+# stdlib_fails_under: {method: why}, where the stdlib's run goes wrong
+#            (not always the same way): there cmp alone runs, and must
+#            print `expected`.
 # cmp_gap:   a known difference of cmp from the stdlib that changes what
 #            the program prints: a function returning why while the gap is
 #            there (the test is then expected to fail, strictly), else None.
@@ -142,6 +159,13 @@ def process_class_name():
     return None
 
 
+# Why the stdlib cannot run a program that leaves its processes running
+# under spawn and forkserver (observed with 3.11: some children fail with
+# FileNotFoundError in SemLock._rebuild).
+UNJOINED = ("the program's main process ends without joining its processes; "
+            "at exit the stdlib unlinks the lock's named semaphore before it "
+            "joins them, and a child still starting cannot open it")
+
 SPECS = {
     't0_01_process.py': dict(expected='hello zhangyanlin\n'),
     't0_02_array_value.py': dict(normalise=negated_twice),
@@ -150,14 +174,20 @@ SPECS = {
                  "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]\n"),
     # Parent and child print at once; the parent does not wait, so the
     # child's parent may already be its reaper when it asks.
-    't3_01_os_fork.py': dict(normalise=chain(
+    # It calls os.fork() itself: no start method is involved.
+    't3_01_os_fork.py': dict(methods=('fork',), normalise=chain(
         lambda out: re.sub(r'my parent is \S+\.', 'my parent is <pid>.', out),
         sort_lines)),
     # Five processes print at once.
     't3_02_current_process.py': dict(normalise=sort_lines, cmp_gap=process_class_name),
     't3_03_write_files.py': dict(expected='程序运行成功!\n'),
     # The child prints while the parent prints its first two lines.
-    't3_04_fork_sleeper.py': dict(normalise=sort_lines),
+    # No `__main__` guard: a spawned (or forkserver) child imports the
+    # program as its main module, which starts a process during the child's
+    # bootstrapping.
+    't3_04_fork_sleeper.py': dict(normalise=sort_lines, fails_under=dict.fromkeys(
+        ('spawn', 'forkserver'),
+        'RuntimeError: \n        An attempt has been made to start a new process')),
     # The two processes print at once.
     't3_05_urlopen.py': dict(normalise=sort_lines, expected=(
         "b'http://www.baidu.com'\nb'http://www.sogou.com'\ndone!\n")),
@@ -178,12 +208,14 @@ SPECS = {
         ''.join('Hello Num: %d\n' % i for i in range(50)))),
     # The lock keeps the prints apart, in the order the processes get it.
     't3_15_lock.py': dict(normalise=sort_lines, expected=sort_lines(
-        ''.join('Hello Num: %d\n' % i for i in range(50)))),
+        ''.join('Hello Num: %d\n' % i for i in range(50))),
+        stdlib_fails_under=dict.fromkeys(('spawn', 'forkserver'), UNJOINED)),
     # Which three of the five get the semaphore first, and when the others
     # do, depends on scheduling.
     't3_16_semaphore.py': dict(normalise=sort_lines, expected=sort_lines(''.join(
         'Process-%d %s\n' % (i, what) for i in range(1, 6)
-        for what in ('acquire', 'release'))), cmp_gap=process_class_name),
+        for what in ('acquire', 'release'))), cmp_gap=process_class_name,
+        stdlib_fails_under=dict.fromkeys(('spawn', 'forkserver'), UNJOINED)),
     # The waiters print while the main process prints.
     't3_17_event.py': dict(normalise=sort_lines),
     't3_18_event_two_waiters.py': dict(normalise=sort_lines),
@@ -200,7 +232,9 @@ SPECS = {
     't3_21_condition.py': dict(expected=(
         'consumer before wait\nconsumer before wait\n'
         'producer before notifyAll\nproducer after notifyAll\n'
-        'consumer after wait\nconsumer after wait\n')),
+        'consumer after wait\nconsumer after wait\n'),
+        stdlib_fails_under=dict.fromkeys(('spawn', 'forkserver'), UNJOINED +
+                                         ' (the consumers then wait forever)')),
     't3_22_not_shared.py': dict(expected='0\n[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n'),
     't3_23_value_array.py': dict(expected='2.0\n[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n'),
     't3_24_counter_lock.py': dict(expected='500\n'),
@@ -241,14 +275,38 @@ def test_rewrite():
         to_cmp('import os, multiprocessing\n')
 
 
-def run_program(path, workdir):
-    """stdout, stderr, the files written, and the pids of its process tree."""
+START_METHODS = ('fork', 'spawn', 'forkserver')
+
+# What a program that picks its start method first does: the method set,
+# then the program run as the main module itself (its globals live until
+# the interpreter exits, as they would; a spawned child finds it through
+# __main__.__file__).
+WRAPPER = """\
+import sys
+import {module} as multiprocessing
+multiprocessing.set_start_method({method!r})
+sys.argv = [{path!r}]
+sys.path[0] = {dir!r}
+__file__ = {path!r}
+with open(__file__, encoding='utf-8') as f:
+    code = compile(f.read(), __file__, 'exec')
+del f, sys, multiprocessing
+exec(code)
+"""
+
+
+def run_program(path, workdir, module, method):
+    """stdout, stderr, the files written, and the pids of its process tree,
+    of the program at `path` run under `method`, set on `module` (the
+    stdlib's multiprocessing or cmp) before the program starts."""
     pids_file = os.path.join(workdir, '..', os.path.basename(workdir) + '.pids')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([SITE, ROOT]),
                PYTHONIOENCODING='utf-8', CMP_SEED_PIDS=pids_file,
                PYTHONDONTWRITEBYTECODE='1')
     env.pop('PYTHONUNBUFFERED', None)
-    proc = subprocess.Popen([sys.executable, path], cwd=workdir, env=env,
+    wrapper = WRAPPER.format(module=module, method=method, path=path,
+                             dir=os.path.dirname(path))
+    proc = subprocess.Popen([sys.executable, '-c', wrapper], cwd=workdir, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -279,23 +337,50 @@ def normalise(name, out, pids):
     return f(out) if f else out
 
 
+@pytest.mark.parametrize('method', START_METHODS)
 @pytest.mark.parametrize('name', PROGRAMS)
-def test_seed_program(name):
+def test_seed_program(name, method):
     spec = SPECS[name]
+    if method not in spec.get('methods', START_METHODS):
+        pytest.skip('%s starts no multiprocessing process' % name)
     with open(os.path.join(SEEDS, name), encoding='utf-8') as f:
         source = f.read()
     cmp_source = to_cmp(source)
     if re.search(r'^\s*(import|from)\s+multiprocessing\b', source, re.M):
         assert cmp_source != source
+    backends = [('stdlib', 'multiprocessing', source), ('cmp', 'cmp', cmp_source)]
+    stdlib_fails = spec.get('stdlib_fails_under', {}).get(method)
+    if stdlib_fails:
+        del backends[0]
     results = {}
     with tempfile.TemporaryDirectory(prefix='cmp-seed-') as tmp:
-        for backend, text in (('stdlib', source), ('cmp', cmp_source)):
+        for backend, module, text in backends:
             program = os.path.join(tmp, backend + '_' + name)
             with open(program, 'w', encoding='utf-8') as f:
                 f.write(text)
             workdir = os.path.join(tmp, backend)
             os.mkdir(workdir)
-            results[backend] = run_program(program, workdir)
+            results[backend] = run_program(program, workdir, module, method)
+
+    refusal = spec.get('fails_under', {}).get(method)
+    if refusal:
+        # The stdlib refuses the program under this method; so must cmp.
+        for backend, (rc, out, err, files, pids) in results.items():
+            assert refusal in err, '%s under %s, %s: %s' % (
+                name, method, backend, err)
+            # The error's message, to the end (a traceback ends with it).
+            results[backend] = (rc, err[err.index(refusal):])
+        assert results['cmp'] == results['stdlib']
+        return
+
+    if stdlib_fails:
+        # Where the stdlib goes wrong, cmp runs the program as it means.
+        rc, out, err, files, pids = results['cmp']
+        assert rc == 0 and err == '', '%s exited %s under cmp:\n%s%s' % (
+            name, rc, out, err)
+        assert normalise(name, out, pids) == spec['expected'], out
+        assert files == FILES.get(name, {})
+        return
 
     # The program works as the tutorial means it under the stdlib ...
     rc, out, err, files, pids = results['stdlib']
