@@ -178,7 +178,8 @@ class Condition:
     Pickling it pickles its lock along.  A process killed while holding the
     lock: see Lock and RLock (the next acquirer, a waiter that was notified
     included, takes it over with an OwnerDiedWarning).  A process killed
-    while waiting may absorb one later notify.
+    while waiting does not absorb a notify (README, "What a killed process
+    costs each primitive").
     """
 
     def __init__(self, lock=None, *, ctx):
