@@ -32,12 +32,17 @@ from multiprocessing.util import debug, info, Finalize, register_after_fork, is_
 from queue import Empty, Full  # noqa: F401  (the stdlib module's names)
 
 from . import _cmp
+from . import _outofband
 from ._core import c_class
 from ._reduce import reduce_shared
 
 __all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
 
 _sentinel = object()
+
+# Messages that are not plain scalars: pickled with their large buffers out
+# of band, in the arena (cmp/_outofband.py).
+_cmp._set_queue_dumps(_outofband.dumps)
 
 # Every Queue of this process, so that a child made by a bare os.fork()
 # (which runs none of multiprocessing's after-fork hooks) starts each one

@@ -650,10 +650,16 @@ static int check_block(const cmp_arena *a, const shared_hdr *h, uint64_t off,
 
 uint64_t cmp_obj_new(cmp_arena *a, uint32_t kind, uint64_t size, int *err)
 {
+    return cmp_obj_new_partly_zeroed(a, kind, size, size, err);
+}
+
+uint64_t cmp_obj_new_partly_zeroed(cmp_arena *a, uint32_t kind, uint64_t size,
+                                   uint64_t zeroed, int *err)
+{
     uint64_t off = cmp_alloc(a, sizeof(cmp_obj_hdr) + size, err);
     if (!off)
         return 0;
-    memset(a->base + off, 0, sizeof(cmp_obj_hdr) + size);
+    memset(a->base + off, 0, sizeof(cmp_obj_hdr) + (zeroed < size ? zeroed : size));
     cmp_obj_hdr *o = cmp_obj(a, off);
     o->kind = kind;
     /* Release: the zeroed body is visible before anyone sees refs != 0. */

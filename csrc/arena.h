@@ -148,6 +148,10 @@ static inline void *cmp_ptr(const cmp_arena *a, uint64_t off)
 /* Shared objects: a zeroed payload of `size` bytes after a cmp_obj_hdr with
  * refs = 1.  Returns the offset of the header (0 and *err on failure). */
 uint64_t cmp_obj_new(cmp_arena *a, uint32_t kind, uint64_t size, int *err);
+/* The same with only the body's first `zeroed` bytes zeroed: for a body the
+ * creator overwrites whole before anyone else can see it. */
+uint64_t cmp_obj_new_partly_zeroed(cmp_arena *a, uint32_t kind, uint64_t size,
+                                   uint64_t zeroed, int *err);
 
 static inline cmp_obj_hdr *cmp_obj(const cmp_arena *a, uint64_t off)
 {

@@ -64,6 +64,41 @@ static PyObject *sharedbuffer_nbytes(PyObject *self, void *unused)
     return PyLong_FromUnsignedLongLong(BUF(self)->nbytes);
 }
 
+PyDoc_STRVAR(sharedbuffer_copy_of_doc,
+"_copy_of(data, /)\n--\n\n"
+"A new SharedBuffer holding a copy of the bytes of `data` (any contiguous\n"
+"buffer), copied once with the GIL released.");
+
+static PyObject *sharedbuffer_copy_of(PyObject *cls, PyObject *data)
+{
+    Py_buffer src;
+    if (PyObject_GetBuffer(data, &src, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *self = type->tp_alloc(type, 0);
+    /* The payload is overwritten whole before anyone can see it: only the
+     * buffer's header is zeroed. */
+    if (!self || cmp_shared_create_partly_zeroed(
+                     (cmp_shared *)self, CMP_KIND_BUFFER,
+                     CMP_BUFFER_HDR + (uint64_t)src.len, CMP_BUFFER_HDR) < 0) {
+        PyBuffer_Release(&src);
+        Py_XDECREF(self);
+        return NULL;
+    }
+    cmp_buffer *b = BUF(self);
+    b->nbytes = (uint64_t)src.len;
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(cmp_buffer_data(b), src.buf, (size_t)src.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&src);
+    return self;
+}
+
+static PyMethodDef sharedbuffer_methods[] = {
+    {"_copy_of", sharedbuffer_copy_of, METH_O | METH_CLASS, sharedbuffer_copy_of_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyGetSetDef sharedbuffer_getset[] = {
     {"nbytes", sharedbuffer_nbytes, NULL, "Size of the payload in bytes.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -78,6 +113,7 @@ static PyType_Slot sharedbuffer_slots[] = {
     {Py_tp_init, sharedbuffer_init},
     {Py_tp_dealloc, cmp_shared_dealloc},
     {Py_tp_getset, sharedbuffer_getset},
+    {Py_tp_methods, sharedbuffer_methods},
     {Py_bf_getbuffer, sharedbuffer_getbuffer},
     {Py_tp_members, sharedbuffer_members},
     {Py_tp_doc, "SharedBuffer(nbytes)\n--\n\n"

@@ -1119,8 +1119,34 @@ static PyType_Spec simple_spec = {
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, queue_slots,
 };
 
+PyDoc_STRVAR(set_queue_dumps_doc,
+"_set_queue_dumps(dumps, /)\n--\n\n"
+"Pickle the messages of every queue that are not exact builtin scalars\n"
+"with dumps(obj) -> bytes-like (cmp/_outofband.py: their large buffers\n"
+"travel in the arena).  The default is ForkingPickler.dumps.");
+
+static PyObject *set_queue_dumps(PyObject *module, PyObject *fn)
+{
+    (void)module;
+    if (!PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError, "dumps must be callable, not %.100s",
+                     Py_TYPE(fn)->tp_name);
+        return NULL;
+    }
+    Py_INCREF(fn);
+    Py_SETREF(forking_dumps, fn);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef queue_functions[] = {
+    {"_set_queue_dumps", set_queue_dumps, METH_O, set_queue_dumps_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 int cmp_add_queue_types(PyObject *module)
 {
+    if (PyModule_AddFunctions(module, queue_functions) < 0)
+        return -1;
     PyObject *pickler = PyImport_ImportModule("multiprocessing.reduction");
     if (!pickler)
         return -1;

@@ -87,6 +87,12 @@ static void uncount_ref(cmp_shared *self)
 
 int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
 {
+    return cmp_shared_create_partly_zeroed(self, kind, body_size, body_size);
+}
+
+int cmp_shared_create_partly_zeroed(cmp_shared *self, uint32_t kind,
+                                    uint64_t body_size, uint64_t zeroed)
+{
     if (self->off) {
         PyErr_SetString(PyExc_RuntimeError, "object already initialised");
         return -1;
@@ -94,7 +100,7 @@ int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size)
     if (cmp_arena_check() < 0)
         return -1;
     int err = 0;
-    uint64_t off = cmp_obj_new(cmp_the_arena, kind, body_size, &err);
+    uint64_t off = cmp_obj_new_partly_zeroed(cmp_the_arena, kind, body_size, zeroed, &err);
     if (!off) {
         if (err == ENOMEM)
             cmp_raise(CMP_ERR_ARENA_FULL);

@@ -62,6 +62,9 @@ void cmp_register_destroy(uint32_t kind, cmp_destroy_fn fn);
 
 /* Make `self` own a new object of `kind` with a zeroed body.  0 or -1. */
 int cmp_shared_create(cmp_shared *self, uint32_t kind, uint64_t body_size);
+/* The same with only the body's first `zeroed` bytes zeroed. */
+int cmp_shared_create_partly_zeroed(cmp_shared *self, uint32_t kind,
+                                    uint64_t body_size, uint64_t zeroed);
 /* Drop the reference (from tp_dealloc and tp_clear). */
 void cmp_shared_drop(cmp_shared *self);
 /* The generic parts of a type's slots. */

@@ -1,0 +1,6 @@
+# How cmp pickles a message: large buffers out of band, in the arena.
+from typing import Final
+
+THRESHOLD: Final[int]
+
+def dumps(obj: object) -> bytes | memoryview: ...
