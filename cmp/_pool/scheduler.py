@@ -150,8 +150,9 @@ class Scheduler(object):
     def _least_busy(self, job_service):
         best = None
         for w in self.workers:
-            if (not w.stopping and len(w.fifo) < self._cap(w, job_service)
-                    and (best is None or len(w.fifo) < len(best.fifo))):
+            n = len(w.fifo)
+            if (not w.stopping and (best is None or n < len(best.fifo))
+                    and n < self._cap(w, job_service)):
                 best = w
         return best
 
@@ -159,7 +160,7 @@ class Scheduler(object):
         if not w.fifo:
             w.head_start = self.clock()
         w.fifo.append(task)
-        w.assigned += task.count()
+        w.assigned += 1 if type(task.idx) is int else len(task.idx)
         if task.timeout is not None:
             self.timed += 1
 
@@ -168,11 +169,11 @@ class Scheduler(object):
     def submit(self, tasks):
         """Queue tasks and send what can go.  True when the handler should
         look (a timed task, or nothing that would wake it anyway)."""
+        timed = self.timed
         self.pending.extend(tasks)
-        wake = self.dispatch()
-        if any(t.timeout is not None for t in tasks):
-            return True
-        return wake or self._needs_handler()
+        # A timed task sent: the handler times it (one still pending is
+        # timed from when it is sent, at a step that follows a result).
+        return self.dispatch() or self.timed != timed or self._needs_handler()
 
     def _needs_handler(self):
         # A result to come triggers the next dispatch (and flushes a full
