@@ -402,10 +402,7 @@ def _identity(x):
     return x
 
 
-# "get" (apply_async(...).get() interrupted while results arrive) still
-# loses a result now and then: the handler's exception can land between
-# the reader popping a result for delivery and setting it (_Core._deliver).
-@pytest.mark.parametrize("how", ["imap"])
+@pytest.mark.parametrize("how", ["get", "imap"])
 def test_timer_signal_while_results_arrive_loses_none(how):
     """A handler that raises while a caller reads results (taking them out
     of a worker's ring, delivering them, handing the reader role back)

@@ -468,3 +468,17 @@ def test_a_programs_subclass_is_an_ordinary_subclass():
     e = _UserEvent(ctx=None)
     e.set()
     assert e.is_set() and e.wait(0)
+
+
+def test_pool_module_has_every_name_of_the_stdlib_pool_module():
+    # Public and private module-level names alike (the stdlib's imports
+    # included): a program that reaches into multiprocessing.pool finds the
+    # same names in cmp.pool.
+    import multiprocessing.pool
+    import cmp.pool
+    names = {n for n in dir(multiprocessing.pool)
+             if not (n.startswith('__') and n.endswith('__'))}
+    assert sorted(names - set(dir(cmp.pool))) == []
+    for name in ('_PoolCache', '_helper_reraises_exception', 'wait'):
+        assert getattr(cmp.pool, name) is getattr(multiprocessing.pool, name)
+    assert cmp.pool.get_context() is cmp.get_context()

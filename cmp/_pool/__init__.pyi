@@ -1,0 +1,1 @@
+# The parts of cmp's Pool (internal); cmp.pool is the facade.

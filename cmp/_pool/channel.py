@@ -1,0 +1,155 @@
+"""The channel: the parent's end of one worker's two rings.
+
+``_Link`` is, with the worker's C loop, the only code that knows what a
+channel is: two of cmp's shared rings (csrc/ring.h) in plain arena blocks
+the parent owns and frees once the worker is dead (so a killed worker
+leaks nothing), and a pipe the result ring makes readable while it holds a
+result, which is what the handler polls.  ``spin`` is the one place that
+spins on result rings before a reader sleeps in poll().
+"""
+import collections
+import os
+
+from .. import _cmp
+from .wire import _APPLY, _MAP, _SPAN, _COUNT, _DUMPS, _PROTO
+
+_RING_SLOTS = 1024              # cells of each ring: 64 KiB
+# Seconds a reader spins on the result rings of workers whose result is
+# due within that time, before it sleeps in poll().
+RING_SPIN = float(os.environ.get('CMP_POOL_SPIN', '200e-6'))
+
+
+def _arena_full(*args):
+    raise MemoryError("cmp's shared arena is full: a task did not fit (set "
+                      "CMP_ARENA_SIZE to reserve more before importing cmp)")
+
+
+def _arena_full_message(msg):
+    """A small message in place of `msg`, that fails the same tasks."""
+    if msg[:1] == _SPAN:
+        return msg[:1 + _COUNT.size] + _DUMPS(
+            (_arena_full, [None] * _COUNT.unpack_from(msg, 1)[0], _MAP, 1), _PROTO)
+    return _DUMPS((_APPLY, _arena_full, (), None), _PROTO)
+
+
+class _Link:
+    """The parent's end of one worker's two rings (csrc/ring.h, plain arena
+    blocks owned by the parent): the task ring the worker takes from, the
+    result ring the handler polls through a pipe the ring makes readable
+    while it holds a result.  A full task ring keeps messages in `outbuf`
+    until a result comes back (the worker took some: room appeared)."""
+    __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
+                 'sent')
+
+    def __init__(self):
+        self.result_fd, self.worker_fd = os.pipe()
+        os.set_blocking(self.result_fd, False)
+        os.set_blocking(self.worker_fd, False)
+        self.task_ring = self.result_ring = None
+        try:
+            self.task_ring = _cmp._pool_ring_new(_RING_SLOTS)
+            self.result_ring = _cmp._pool_ring_new(
+                _RING_SLOTS, self.result_fd, self.worker_fd)
+        except BaseException:
+            self.close()
+            raise
+        self.outbuf = collections.deque()
+        # The ring positions of the tasks published and not answered yet,
+        # in order (the worker's fifo without what waits in outbuf).
+        self.sent = collections.deque()
+
+    def started(self):
+        """The worker has its copy of the pipe's write end."""
+        os.close(self.worker_fd)
+        self.worker_fd = None
+
+    def _put(self, m):
+        try:
+            pos = _cmp._pool_ring_put(self.task_ring, m, not m)
+        except MemoryError:
+            # No arena block for it: the worker fails it in its place.
+            pos = _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+        if pos is None:
+            return False
+        if m:
+            self.sent.append(pos)
+        return True
+
+    def answered(self):
+        """The worker answered its oldest task."""
+        self.sent.popleft()
+
+    def took_oldest(self):
+        """(Once the worker is dead.)  Did it take the oldest task it was
+        sent?  A worker killed while idle, before it took the task handed
+        to it, was running nothing."""
+        if not self.sent:
+            return not self.outbuf
+        got = _cmp._pool_ring_steal(self.task_ring)
+        return got is None or got[0] != self.sent[0]
+
+    def took_oldest_yet(self):
+        """Has the (live) worker taken the oldest task it was sent?"""
+        return bool(self.sent) and _cmp._pool_ring_taken(self.task_ring, self.sent[0])
+
+    def steal(self):
+        """Take back the oldest task the worker has not started: (its index
+        in the worker's fifo, its message), or None."""
+        if self.outbuf:
+            return None
+        got = _cmp._pool_ring_steal(self.task_ring)
+        if got is None:
+            return None
+        pos, msg = got
+        sent = self.sent
+        i = sent.index(pos)
+        del sent[i]
+        # The worker took every task before it: the running one and those
+        # it answered, which the parent may not have read yet.
+        return i, msg
+
+    def put(self, msgs):
+        """Publish messages; False when some wait in outbuf for room."""
+        if self.outbuf:
+            self.outbuf.extend(msgs)
+            return self.flush()
+        for i, m in enumerate(msgs):
+            if not self._put(m):
+                self.outbuf.extend(msgs[i:])
+                return False
+        return True
+
+    def flush(self):
+        """Publish buffered messages; True when nothing is left."""
+        out = self.outbuf
+        while out:
+            if not self._put(out[0]):
+                return False
+            out.popleft()
+        return True
+
+    def take_all(self, out):
+        """Append every result now in the ring to `out`."""
+        _cmp._pool_ring_take_all(self.result_ring, out)
+
+    def fds(self):
+        return (self.result_fd,)
+
+    def close(self):
+        """Free both rings: only once the worker is dead."""
+        for ring in (self.task_ring, self.result_ring):
+            if ring is not None:
+                _cmp._pool_ring_free(ring)
+        self.task_ring = self.result_ring = None
+        for fd in (self.result_fd, self.worker_fd):
+            if fd is not None:
+                os.close(fd)
+        self.result_fd = self.worker_fd = None
+
+
+
+def spin(links, seconds):
+    """Spin up to `seconds` (the GIL released, no system call) until one of
+    the links' result rings holds a result: True when one does.  C yields
+    the CPU instead when the workers all last ran on this one."""
+    return _cmp._pool_ring_spin(tuple(link.result_ring for link in links), seconds)

@@ -1,0 +1,13 @@
+# The worker side of cmp's pool (internal).
+from typing import Any, Callable, Iterable
+
+class _Fd:
+    fd: int
+    def __init__(self, fd: int) -> None: ...
+
+def _gone(pidfd: int) -> bool: ...
+def _worker_main(task_ring: Any, result_ring: Any, wake: _Fd, parent: _Fd,
+                 close_fds: Iterable[int], initializer: Callable[..., object] | None,
+                 initargs: Iterable[Any], maxtasks: int | None,
+                 wrap_exception: bool) -> None: ...
+def _run_message(payload: bytes, wrap_exception: bool) -> tuple[bytes, int]: ...
