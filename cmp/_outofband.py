@@ -1,6 +1,7 @@
 """Large buffers of a message travel in the arena, beside its pickle.
 
-cmp pickles a queue's messages (and the Pool's tasks and results) with
+cmp pickles a queue's messages (dumps) and the Pool's tasks and results
+(pool_dumps) with
 protocol 5 and a buffer callback: every contiguous buffer the objects
 expose as a ``pickle.PickleBuffer`` (numpy arrays, ``bytearray``,
 ``memoryview``, a user type's ``__reduce_ex__(5)``) of at least THRESHOLD
@@ -48,10 +49,8 @@ def _load(data, blocks):
     return pickle.loads(data, buffers=[memoryview(b) for b in blocks])
 
 
-def dumps(obj):
-    """obj pickled for a process of the tree: a bytes-like object."""
-    blocks = []
-
+def _collector(blocks):
+    """The buffer callback that copies large buffers into `blocks`."""
     def out_of_band(buffer):
         try:
             view = buffer.raw()
@@ -61,10 +60,26 @@ def dumps(obj):
             return True
         blocks.append(SharedBuffer._copy_of(view))
         return False
+    return out_of_band
 
+
+def dumps(obj):
+    """obj pickled by ForkingPickler for a process of the tree (a queue's
+    message): a bytes-like object."""
+    blocks = []
     f = io.BytesIO()
     # (ForkingPickler passes only positional arguments on.)
-    ForkingPickler(f, 5, True, out_of_band).dump(obj)
+    ForkingPickler(f, 5, True, _collector(blocks)).dump(obj)
     if not blocks:
         return f.getbuffer()
     return ForkingPickler.dumps(_OutOfBand(f.getvalue(), blocks))
+
+
+def pool_dumps(obj, protocol=None):
+    """obj pickled by pickle.dumps (a Pool's task or result): bytes.
+    `protocol` is taken for pickle.dumps's signature; it is always 5."""
+    blocks = []
+    data = pickle.dumps(obj, 5, buffer_callback=_collector(blocks))
+    if not blocks:
+        return data
+    return pickle.dumps(_OutOfBand(data, blocks), 5)

@@ -241,3 +241,23 @@ def test_a_consumer_killed_holding_a_view_costs_nothing(start_method, process_he
     q.put(np.arange(BIG // 8, dtype=np.float64))
     assert same(q.get(timeout=TIMEOUT), np.arange(BIG // 8, dtype=np.float64))
     del q, notes
+
+
+def _through_the_worker(a):
+    return _digest(a), a
+
+
+def test_pool_tasks_and_results_carry_arrays(ctx):
+    arrays = _arrays()
+    start = _usage()
+    with ctx.Pool(2) as pool:
+        out = pool.map(_through_the_worker, list(arrays.values()), chunksize=1)
+        one = pool.apply(_through_the_worker, (arrays['float64'],))
+    for (name, a), (digest, back) in zip(arrays.items(), out):
+        assert digest == _digest(a), name
+        assert same(back, a) and back.flags.writeable, name
+    assert same(one[1], arrays['float64'])
+    if ctx.__module__.startswith('cmp'):
+        assert _shared(one[1])
+        del out, one, back, pool
+        assert _usage() == start

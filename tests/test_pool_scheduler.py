@@ -37,9 +37,6 @@ class FakeLink:
         self.taken += 1
         return self.ring.popleft()[1]
 
-    def answered(self):
-        self.sent.popleft()
-
     def steal(self):
         if not self.ring:
             return None

@@ -75,10 +75,6 @@ class _Link:
             self.sent.append(pos)
         return True
 
-    def answered(self):
-        """The worker answered its oldest task."""
-        self.sent.popleft()
-
     def took_oldest(self):
         """(Once the worker is dead.)  Did it take the oldest task it was
         sent?  A worker killed while idle, before it took the task handed

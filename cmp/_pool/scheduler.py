@@ -281,9 +281,9 @@ class Scheduler(object):
         order) with the heads of its fifo, into `done`.
 
         A signal handler may raise in the caller (a reader in the main
-        thread) between any two calls: each result moves from the inbox
-        to `done` with stores and deletes only, ended by one C call, which
-        Python (3.11 on) does not interrupt; what is left in the inbox is
+        thread) after any call: each result moves from the inbox to `done`
+        with stores and deletes only, ended by one C call (the append),
+        after which nothing is left to do; what is left in the inbox is
         matched at the reader's next step."""
         inbox, fifo = w.inbox, w.fifo
         while inbox:
@@ -294,7 +294,10 @@ class Scheduler(object):
             service = _average(w.service, sample)
             job_service = _average(job._service, sample) if job._batchable else None
             timed = task.timeout is not None
-            w.link.answered()
+            # From here on stores and deletes only (no call, after which a
+            # handler could raise with the result half moved), but the
+            # append that ends it.
+            del w.link.sent[0]          # the worker answered its oldest task
             del inbox[0]
             del fifo[0]
             if timed:

@@ -27,6 +27,7 @@ import pickle
 import struct
 
 from .. import _cmp
+from .. import _outofband
 
 _APPLY, _MAP, _STARMAP = 0, 1, 2
 _STOP = b''                     # the task that tells a worker to exit
@@ -36,7 +37,8 @@ _FLAT = b'R'
 _PACKED_BATCH = b'Q'
 _PACK = _cmp._pool_pack
 _UNPACK = _cmp._pool_unpack
-_DUMPS = pickle.dumps
+# pickle.dumps, with large buffers out of band (cmp/_outofband.py).
+_DUMPS = _outofband.pool_dumps
 _LOADS = pickle.loads
 _PROTO = pickle.HIGHEST_PROTOCOL
 
