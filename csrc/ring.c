@@ -11,6 +11,19 @@
 
 _Static_assert(sizeof(cmp_ring) == 320, "ring header is five cache lines");
 
+/* The points of put and take between their atomic steps, where a test
+ * (csrc/tests/test_ring.c, which includes this file) kills the caller;
+ * nothing in a build of cmp. */
+#ifndef RING_POINT
+#define RING_POINT(n) ((void)0)
+#endif
+
+/* The count words (ring.h, Counting): count (24 bits) | position (40). */
+#define CNT_POS_BITS 40
+#define CNT_POS_MASK ((1ull << CNT_POS_BITS) - 1)
+#define CNT_MASK ((1ull << (64 - CNT_POS_BITS)) - 1)
+_Static_assert(CMP_RING_MAX_SLOTS < CNT_MASK, "the count holds a full ring's records");
+
 /* A busy control word, from the top: state (3 bits) | pid (22) | seq (19)
  * | stamp (9) | k (11). */
 #define SEQ_BITS 19
@@ -216,37 +229,70 @@ static void advance(uint64_t *word, uint64_t from, uint64_t to)
     __atomic_compare_exchange_n(word, &from, to, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
+/* Count the record of `k` cells at `pos` in `word` (puts or takes), unless
+ * it is counted already: the word moves from pos to pos + k in one
+ * compare-exchange, so of all who try (its claimer and its helpers) one
+ * counts it, once.  A word at another position has counted the record
+ * (or a record 2^40 cells away: a helper would have to stall for 64 TiB
+ * of traffic to be fooled). */
+static void count_record(uint64_t *word, uint64_t pos, uint32_t k)
+{
+    /* Relaxed: the count and position are one word; ordering against tail
+     * and head comes from their release advance, which follows this. */
+    uint64_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
+    if ((w & CNT_POS_MASK) != (pos & CNT_POS_MASK))
+        return;
+    uint64_t next = ((w & ~CNT_POS_MASK) + (1ull << CNT_POS_BITS)) | ((pos + k) & CNT_POS_MASK);
+    __atomic_compare_exchange_n(word, &w, next, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* Count the record at pos, then move tail (or head) past it. */
+static void pass_tail(cmp_ring *r, uint64_t pos, uint32_t k)
+{
+    count_record(&r->puts, pos, k);
+    advance(&r->tail, pos, pos + k);
+}
+
+static void pass_head(cmp_ring *r, uint64_t pos, uint32_t k)
+{
+    count_record(&r->takes, pos, k);
+    advance(&r->head, pos, pos + k);
+}
+
+/* Records put and not yet taken.  takes first (acquire: before puts), so
+ * that puts is as late: never below it. */
+static uint32_t in_ring(const cmp_ring *r)
+{
+    uint64_t t = __atomic_load_n(&r->takes, __ATOMIC_ACQUIRE);
+    uint64_t p = __atomic_load_n(&r->puts, __ATOMIC_RELAXED);
+    return (uint32_t)(((p >> CNT_POS_BITS) - (t >> CNT_POS_BITS)) & CNT_MASK);
+}
+
 /* ---- item count -------------------------------------------------------- */
 
 int cmp_ring_items_try(cmp_ring *r)
 {
-    if (r->maxsize == CMP_RING_UNBOUNDED) {
-        /* Relaxed: a counter for qsize; no data is published by it. */
-        __atomic_fetch_add(&r->items, 1, __ATOMIC_RELAXED);
-        return 1;
-    }
-    uint32_t c = __atomic_load_n(&r->items, __ATOMIC_RELAXED);
-    do {
-        if (c >= r->maxsize)
-            return 0;
-        /* Relaxed: the reservation orders nothing else; the data goes
-         * through the cells. */
-    } while (!__atomic_compare_exchange_n(&r->items, &c, c + 1, 1,
-                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-    return 1;
+    return r->maxsize == CMP_RING_UNBOUNDED || in_ring(r) < r->maxsize;
 }
 
-void cmp_ring_items_undo(cmp_ring *r)
+void cmp_ring_spilled(cmp_ring *r, int delta)
 {
-    /* Relaxed: see items_try; the wake below has its own fence. */
-    __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);
-    notify_space(r);
+    /* Relaxed: a counter for qsize; the messages are in a process's own
+     * buffer, not here. */
+    __atomic_fetch_add(&r->spilled, (uint32_t)delta, __ATOMIC_RELAXED);
 }
 
 uint32_t cmp_ring_items(const cmp_ring *r)
 {
-    /* Relaxed: an instantaneous reading, stale by nature. */
-    return __atomic_load_n(&r->items, __ATOMIC_RELAXED);
+    /* An instantaneous reading, stale by nature: spilled is relaxed, and
+     * may be read just before a feeder's +1 that follows its push. */
+    int64_t n = (int64_t)in_ring(r) +
+                (int32_t)__atomic_load_n(&r->spilled, __ATOMIC_RELAXED);
+    if (n < 0)
+        return 0;
+    if (r->maxsize != CMP_RING_UNBOUNDED && n > r->maxsize)
+        return r->maxsize;      /* takes read before puts: a late reading */
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
@@ -257,7 +303,7 @@ int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
         want_space(r, 0);       /* every lowered count matters */
         uint32_t seen = __atomic_load_n(&r->space_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&r->items, __ATOMIC_RELAXED) < r->maxsize) {
+        if (in_ring(r) < r->maxsize) {
             rc = 0;
             break;
         }
@@ -273,6 +319,18 @@ int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d)
 
 /* ---- producing --------------------------------------------------------- */
 
+/* What a producer killed at each point of try_put costs (the points are
+ * RING_POINT's numbers; before 1 it has touched nothing):
+ *   1  claimed, not counted, tail not moved: the next producer counts the
+ *      record and moves tail past it (helping); a consumer that finds it
+ *      CLAIMED at head with its claimer dead does the same, then drops it
+ *      and counts it taken: the message is lost, the counts are right;
+ *   2  counted, tail not moved: the same, but for the count;
+ *   3, 4  tail moved (and bytes written, in part or whole): the record is
+ *      dropped as in 1;
+ *   5  published: the message goes through; only the wake-up of a
+ *      sleeping consumer is lost, whose nap ends within
+ *      CMP_LIVENESS_INTERVAL. */
 int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                      uint32_t tag)
 {
@@ -288,17 +346,24 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
             while (i < k && __atomic_load_n(&ctl[(pos + i) & mask], __ATOMIC_ACQUIRE) ==
                                 free_word(pos + i))
                 i++;
-            if (i < k) {
+            if (i < k || (r->maxsize != CMP_RING_UNBOUNDED && in_ring(r) >= r->maxsize)) {
                 if (__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != pos)
                     continue;
-                return EAGAIN;
+                return EAGAIN;      /* no cells, or maxsize records */
             }
-            /* Acquire: the previous lap's readers are done with the cell. */
+            /* Acquire: the previous lap's readers are done with the cell.
+             * The claim is also the bounded ring's reservation: every
+             * record before pos is counted (tail moves only after its
+             * count), and in_ring above read takes no later than now. */
             if (!__atomic_compare_exchange_n(&ctl[pos & mask], &w,
                                              busy_word(RING_CLAIMED, me, pos, k), 0,
                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
+            RING_POINT(1);
+            count_record(&r->puts, pos, k);
+            RING_POINT(2);
             advance(&r->tail, pos, pos + k);
+            RING_POINT(3);
             /* Relaxed: a scheduling hint for waiters (peer_elsewhere). */
             __atomic_store_n(&r->put_cpu, my_cpu(), __ATOMIC_RELAXED);
             /* Relaxed: BODY words are only read to find a dead reader's
@@ -312,14 +377,16 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                 ring_write(r, pos, CMP_RING_HDR, &oob, sizeof oob);
             else
                 ring_write(r, pos, CMP_RING_HDR, data, len);
+            RING_POINT(4);
             /* Release: the bytes before the state. */
             __atomic_store_n(&ctl[pos & mask], busy_word(RING_PUBLISHED, me, pos, k),
                              __ATOMIC_RELEASE);
+            RING_POINT(5);
             notify(&r->data_seq, &r->data_waiters);
             return 0;
         }
         if (is_record_at(w, pos)) {
-            advance(&r->tail, pos, pos + w_k(w));       /* help */
+            pass_tail(r, pos, w_k(w));      /* help */
             continue;
         }
         if (__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != pos)
@@ -331,6 +398,8 @@ int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
 /* 1 when a record of `k` cells would fit at tail now (or tail moved). */
 static int room_for(cmp_ring *r, uint32_t k)
 {
+    if (r->maxsize != CMP_RING_UNBOUNDED && in_ring(r) >= r->maxsize)
+        return 0;
     uint64_t *ctl = ctl_of(r);
     uint64_t mask = r->nslots - 1;
     uint64_t pos = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
@@ -369,6 +438,10 @@ static void reap_dead_readers(cmp_ring *r, uint32_t k)
         /* Acquire: the dead reader's writes are ours before we free. */
         if (__atomic_compare_exchange_n(&ctl[fpos & mask], &w, mine, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            /* The reader may have died before it counted the record or
+             * moved head past it: both, before the cells are FREE (a
+             * FREE cell at head would stop head there for good). */
+            pass_head(r, fpos, w_k(w));
             free_cells(r, fpos, w_k(w));
             notify_space(r);
         }
@@ -396,10 +469,12 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
         return 0;
     __atomic_fetch_add(&r->space_waiters, 1, __ATOMIC_SEQ_CST);
     for (;;) {
-        /* Wake me when an eighth of the ring more than I need is free. */
+        /* Wake me when an eighth of the ring more than I need is free;
+         * a bounded ring: at every take (its count may be what stops us). */
         uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);  /* a hint */
         uint64_t ask = (uint64_t)k + r->nslots / 8;
-        want_space(r, tail + ask > r->nslots ? tail + ask - r->nslots : 0);
+        want_space(r, r->maxsize == CMP_RING_UNBOUNDED && tail + ask > r->nslots
+                          ? tail + ask - r->nslots : 0);
         uint32_t seen = __atomic_load_n(&r->space_seq, __ATOMIC_ACQUIRE);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (room_for(r, k)) {
@@ -423,6 +498,17 @@ int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d)
 
 /* ---- consuming --------------------------------------------------------- */
 
+/* What a consumer killed at each point of try_take costs (RING_POINT's
+ * numbers; before 11 it has touched nothing):
+ *   11  READING, not counted, head not moved: the next consumer counts it
+ *      taken and moves head past it (helping); a producer blocked on its
+ *      cells finds the reader dead, does the same and frees them: the
+ *      message is lost (it was in the dead one's hands), the counts are
+ *      right;
+ *   12  counted, head not moved: the same, but for the count;
+ *   13  head moved: the cells are freed as in 11.
+ * After try_take returns, only cmp_ring_release is left: a death before
+ * it costs the same as 13. */
 int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
 {
     uint64_t *ctl = ctl_of(r);
@@ -433,7 +519,7 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
         if (is_record_at(w, pos)) {
             uint32_t k = w_k(w);
             if (w_state(w) == RING_READING) {
-                advance(&r->head, pos, pos + k);        /* help */
+                pass_head(r, pos, k);       /* help */
                 continue;
             }
             if (w_state(w) != RING_PUBLISHED)
@@ -443,11 +529,13 @@ int cmp_ring_try_take(cmp_ring *r, cmp_ring_rec *rec)
                                              busy_word(RING_READING, ring_me(), pos, k),
                                              0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 continue;
+            RING_POINT(11);
+            count_record(&r->takes, pos, k);
+            RING_POINT(12);
             advance(&r->head, pos, pos + k);
+            RING_POINT(13);
             /* Relaxed: a scheduling hint for waiters (peer_elsewhere). */
             __atomic_store_n(&r->take_cpu, my_cpu(), __ATOMIC_RELAXED);
-            /* Relaxed: a counter; see items_try. */
-            __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);
             const char *p1, *p2;
             size_t n1, n2;
             uint32_t hdr[2];
@@ -496,7 +584,7 @@ int cmp_ring_has_data(cmp_ring *r)
         if (!is_record_at(w, pos))
             return 0;
         if (w_state(w) == RING_READING) {
-            advance(&r->head, pos, pos + w_k(w));
+            pass_head(r, pos, w_k(w));
             continue;
         }
         return w_state(w) == RING_PUBLISHED;
@@ -513,12 +601,15 @@ void cmp_ring_reap_dead_writer(cmp_ring *r)
     if (!is_record_at(w, pos) || w_state(w) != RING_CLAIMED || w_alive(w))
         return;
     uint32_t k = w_k(w);
+    /* It may have died before it counted the record or moved tail past
+     * it: both first (taken before put would break the count; FREE cells
+     * at tail would stop tail there for good). */
+    pass_tail(r, pos, k);
     if (!__atomic_compare_exchange_n(&ctl[pos & mask], &w,
                                      busy_word(RING_READING, ring_me(), pos, k), 0,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
-    advance(&r->head, pos, pos + k);
-    __atomic_fetch_sub(&r->items, 1, __ATOMIC_RELAXED);   /* counter: see items_try */
+    pass_head(r, pos, k);
     free_cells(r, pos, k);
     notify_space(r);
 }

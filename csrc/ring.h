@@ -6,7 +6,8 @@
  * Shared layout (the body of a cmp object of kind CMP_KIND_QUEUE):
  *
  *   +0     cmp_ring header, one cache line per group of words that different
- *          parties write: configuration | tail | head | items + futex words
+ *          parties write: configuration | tail, puts | head, takes |
+ *          counts + futex words
  *          | the ring user's selectability (cmp_selectable, selectable.h:
  *          the ring itself never touches it)
  *   +hdr   uint64_t ctl[nslots]        one control word per cell
@@ -56,10 +57,26 @@
  * finds a claimed record at the position they read ("helping"), so a death
  * between the claim and the advance blocks nobody.
  *
- * Counting: `items` counts the messages put and not yet taken (the
- * Python layer's feeder buffer included); a bounded queue's put raises it
- * only while below maxsize.  `tasks` counts JoinableQueue's unfinished
- * tasks.  Futex words: `data_seq` (bumped after a publish when
+ * Counting: qsize is `puts` - `takes` + `spilled`.  `puts` and `takes`
+ * count records, each in one word with the position the next record to
+ * count starts at (count: 24 high bits, position: 40 low bits); a record
+ * is counted by a compare-exchange from its own position to its end, by
+ * its claimer or by anyone who helps tail (puts) or head (takes) past it,
+ * and always before tail or head moves past it.  So a record is counted
+ * exactly once in each, in the same step that moves the count word past
+ * it: a process killed at any instruction leaves a count that the next
+ * helper completes, and the dead-producer and dead-consumer recoveries
+ * below count what they drop as taken.  A bounded ring's bound is
+ * checked in the claim: a producer claims the cell at tail only while
+ * puts - takes < maxsize (takes read first: stale means fuller, never
+ * over the bound), so no count is reserved ahead of the claim and a
+ * producer killed before its claim holds nothing.  `spilled` (signed)
+ * counts messages in the Python layer's feeder buffers (unbounded queues
+ * only): raised after a message is buffered, lowered before one is
+ * pushed; a process killed in between loses that message and does not
+ * count it, but a process killed with messages in its buffer leaves them
+ * counted (the stdlib's semaphore keeps them too).  `tasks` counts
+ * JoinableQueue's unfinished tasks.  Futex words: `data_seq` (bumped after a publish when
  * data_waiters != 0), `space_seq` (bumped after a take when space_waiters
  * != 0 and head has reached `space_want`, the lowest position a waiter
  * asked for: a producer waiting for room asks for an eighth of the ring
@@ -111,14 +128,16 @@ typedef struct {
     uint64_t tail;
     uint32_t put_cpu;           /* CPU of the last put, +1 (0: none yet) */
     uint32_t pad1x2;
-    uint64_t pad1[6];
+    uint64_t puts;              /* records counted at tail (see Counting) */
+    uint64_t pad1[5];
     /* consumers */
     uint64_t head;
     uint32_t take_cpu;          /* CPU of the last take, +1 (0: none yet) */
     uint32_t pad2x2;
-    uint64_t pad2[6];
+    uint64_t takes;             /* records counted at head (see Counting) */
+    uint64_t pad2[5];
     /* counts and futex words */
-    uint32_t items;
+    uint32_t spilled;           /* int32: in feeder buffers (see Counting) */
     uint32_t tasks;
     uint32_t data_seq;
     uint32_t data_waiters;
@@ -155,16 +174,20 @@ void cmp_ring_init(cmp_ring *r, uint32_t nslots, uint32_t maxsize);
 /* Free the out-of-line blocks of records never taken (last reference). */
 void cmp_ring_destroy(cmp_arena *a, cmp_ring *r);
 
-/* Item count.  try: 1 reserved, 0 at maxsize.  wait: 0, ETIMEDOUT, EINTR. */
+/* Item count (qsize).  try: 1 when a bounded ring is below maxsize now (it
+ * reserves nothing: try_put checks the bound again), always 1 for an
+ * unbounded one.  wait: 0 (below maxsize), ETIMEDOUT, EINTR.  spilled: +1
+ * after a message went into a feeder buffer, -1 before one leaves it for
+ * try_put (+1 again if that fails). */
 int cmp_ring_items_try(cmp_ring *r);
-void cmp_ring_items_undo(cmp_ring *r);
 int cmp_ring_items_wait(cmp_ring *r, const cmp_deadline *d);
 uint32_t cmp_ring_items(const cmp_ring *r);
+void cmp_ring_spilled(cmp_ring *r, int delta);
 
-/* Producing (after an item was reserved).  Payloads above
- * CMP_RING_INLINE_MAX must come with `oob`, an arena block holding them.
- * try: 0 published, EAGAIN the ring has no room.  wait: 0 (room may have
- * appeared), ETIMEDOUT, EINTR. */
+/* Producing.  Payloads above CMP_RING_INLINE_MAX must come with `oob`, an
+ * arena block holding them.  try: 0 published, EAGAIN the ring has no room
+ * (cells, or a bounded ring's maxsize).  wait: 0 (room may have appeared),
+ * ETIMEDOUT, EINTR. */
 int cmp_ring_try_put(cmp_ring *r, const void *data, uint32_t len, uint64_t oob,
                      uint32_t tag);
 int cmp_ring_space_wait(cmp_ring *r, uint32_t len, const cmp_deadline *d);

@@ -5,13 +5,15 @@ objects.  Each asserts no hang (every wait ends within TIMEOUT), no
 corruption (the objects work as before, and what they guard adds up), no
 duplicate, at most the dying process's own in-flight message lost, and
 (the `no_leftovers` fixture, conftest.py) fds and /dev/shm back to where
-they started.  Arena usage: see arena_in_use and arena_back below.
+they started.  Arena usage: back to where it started after every
+campaign, killed rounds included (arena_back below).
 
 cmp only: the stdlib's waiters would wait for a dead holder forever.  Every
 campaign runs for each start method, with fewer rounds under spawn and
 forkserver (each round starts a process); `make stress` runs a few hundred
 rounds of each and prints the figures.
 """
+import gc
 import os
 import queue
 import random
@@ -54,22 +56,32 @@ def arena_in_use():
     return _cmp.arena_stats()["bytes_in_use"]
 
 
-def arena_back(start, killed):
-    """Arena usage back to `start` once the objects are dropped.
+def settled_in_use():
+    """Arena usage once the dead are reaped: the process table (csrc/proc.c)
+    gives back what a killed process held when a survivor finds it dead,
+    which _reap() makes happen now (arena_stats() does it only once a
+    second), and the cycles of the campaign's objects are collected."""
+    gc.collect()
+    _cmp._reap()
+    return arena_in_use()
 
-    Today only what processes that exit normally hold is given back: a
-    process killed by SIGKILL keeps its references allocated until the
-    tree ends (README, "What leaks").  So this asserts only when no process
-    of the campaign was killed (`killed` == 0), which each campaign's
-    control round (a child that exits normally) checks.
 
-    PROCESS TABLE (the lead): once the survivors reclaim a killed
-    process's references, drop the `killed` condition here, so that every
-    campaign asserts its arena usage back to the start.
+def arena_back(start):
+    """Arena usage back to `start` once the objects are dropped, whether
+    the campaign's processes were killed or exited.
+
+    What the process table cannot give back (README, "The shared arena"):
+    a reference taken and not yet counted, or uncounted and not yet
+    dropped, by a process killed in those few instructions, and references
+    in flight (pickled into a message or a spawned child's start-up data).
+    None of the campaigns below kills a process there: each kills it in a
+    loop that takes no reference (a holder, a producer or consumer of
+    plain messages, a waiter, a worker inside its task), or before it has
+    any (a waiter not yet started).  Measured: 0 bytes left after each
+    campaign but Pool parent, for fork, spawn and forkserver, in every run
+    (see the helper's report), so the bound asserted is exact.
     """
-    if killed:
-        return
-    assert arena_in_use() == start
+    assert settled_in_use() == start
 
 
 def _control_round(ctx, target, args, stop):
@@ -81,7 +93,7 @@ def _control_round(ctx, target, args, stop):
     stop.set()
     p.join(TIMEOUT)
     assert p.exitcode == 0
-    arena_back(before, killed=0)
+    arena_back(before)
 
 
 # ---- a Lock/RLock holder ------------------------------------------------------
@@ -181,15 +193,16 @@ def queue_producer(ctx, n):
         got += _drain_to(q, ("parent", who))
         # In order, none twice, none missing but the one in flight.
         assert got == [(who, i) for i in range(len(got))]
-    # KNOWN DEFECT (csrc/python/queue_type.c, csrc/ring.c): put() reserves
-    # its item in the count before it claims cells; a producer killed in
-    # between leaves the count one too high for good (seen under the
-    # sanitizer build, where the window is wider): qsize() is off by one
-    # and a bounded queue has one slot less, so enough such deaths leave
-    # it full forever.  Nothing is there to reap.  Once the reservation is
-    # reclaimed from the dead (the process table), assert qsize() == 0.
-    stale = q.qsize()
-    assert stale <= n
+    # No stale count: a producer killed at any point of put() holds no
+    # count the ring does not give back (ring.h, Counting), so the queue
+    # is empty and has all of its room.
+    assert q.qsize() == 0
+    for i in range(16):
+        q.put_nowait(("room", i))
+    with pytest.raises(queue.Full):
+        q.put_nowait(("room", 16))
+    assert q.qsize() == 16
+    assert [q.get(timeout=TIMEOUT) for _ in range(16)] == [("room", i) for i in range(16)]
     # The control round: a producer that ends normally loses nothing.
     running = ctx.Event()
     before = arena_in_use()
@@ -202,12 +215,11 @@ def queue_producer(ctx, n):
     p.join(TIMEOUT)
     assert p.exitcode == 0
     assert got == [("last", i) for i in range(len(got))]
-    assert q.qsize() == stale
-    arena_back(before, killed=0)
+    assert q.qsize() == 0
+    arena_back(before)
     q.close()
     q.join_thread()
-    return ("%d producers killed mid-put, at most their message in flight lost; "
-            "%d reservations left in the count" % (n, stale))
+    return "%d producers killed mid-put, at most their message in flight lost" % n
 
 
 # ---- a queue consumer ---------------------------------------------------------
@@ -247,7 +259,7 @@ def queue_consumer(ctx, n):
     seen += _drain_to(out, None)
     p.join(TIMEOUT)
     assert p.exitcode == 0
-    arena_back(before, killed=0)
+    arena_back(before)
     # None twice; each killed consumer lost at most the message it held.
     assert len(seen) == len(set(seen))
     assert set(seen) <= set(range(n * per_round))
@@ -313,7 +325,7 @@ def _waiter_campaign(ctx, n, out, target, args, wake, after_round):
     assert out.get(timeout=TIMEOUT) == "last"
     p.join(TIMEOUT)
     assert p.exitcode == 0
-    arena_back(before, killed=0)
+    arena_back(before)
     out.close()
     out.join_thread()
 
@@ -438,9 +450,19 @@ CAMPAIGNS = {
 def _campaign(start_method, what, stress):
     ctx = cmp.get_context(start_method)
     n = rounds(start_method, stress)
+    before = settled_in_use()
     start = time.monotonic()
     figures = CAMPAIGNS[what](ctx, n, start_method)
-    return "%s (%s): %s in %.1f s" % (what, start_method, figures, time.monotonic() - start)
+    took = time.monotonic() - start
+    if what == "Pool parent":
+        # KNOWN LEAK (csrc/python/pool_type.c, cmp/pool.py): the rings of a
+        # Pool whose parent was SIGKILLed are never freed (311,232 bytes
+        # per killed parent here), being fixed apart; until then this
+        # campaign checks only that the orphaned workers are gone.
+        pass
+    else:
+        arena_back(before)
+    return "%s (%s): %s in %.1f s" % (what, start_method, figures, took)
 
 
 @pytest.mark.parametrize("what", sorted(CAMPAIGNS))

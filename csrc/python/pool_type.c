@@ -215,9 +215,7 @@ static int ring_put_at(cmp_ring *r, const char *p, uint32_t len, uint32_t tag,
             return ENOMEM;
         memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
     }
-    cmp_ring_items_try(r);                  /* unbounded: always 1 */
     if (cmp_ring_try_put(r, p, len, oob, tag) != 0) {
-        cmp_ring_items_undo(r);
         if (oob)
             cmp_free(cmp_the_arena, oob);
         return EAGAIN;

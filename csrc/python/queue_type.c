@@ -369,9 +369,14 @@ static Py_ssize_t drain(QueueObject *q, PyObject *buffer)
         }
         PyObject *data = PyTuple_GET_ITEM(front, 0);
         unsigned long tag = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(front, 1));
+        /* Uncounted as spilled before the push counts it in the ring: a
+         * death in between loses the message and does not count it. */
+        cmp_ring_spilled(RING(q), -1);
         int rc = push_bytes(q, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
                             (uint32_t)tag & 0xffu, 0, &now);
         Py_DECREF(front);
+        if (rc != 0)
+            cmp_ring_spilled(RING(q), 1);
         if (rc < 0)
             return -1;
         if (rc == 1)
@@ -487,12 +492,14 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         Py_XDECREF(tb);
         return res;
     }
+    int timed = 0;
     if (!cmp_ring_items_try(r)) {
         int rc = ETIMEDOUT;
         if (block && a[2] && cmp_timeout_to_deadline(a[2], &d) < 0) {
             Py_XDECREF(e.owner);
             return NULL;
         }
+        timed = 1;
         while (block && !cmp_deadline_passed(&d)) {
             rc = cmp_wait(wait_items, r, &d);
             if (rc != 0 || cmp_ring_items_try(r))
@@ -529,13 +536,20 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
             if (rc == 1)
                 rc = 2;
         } else {
-            rc = push_bytes(q, e.p, e.len, e.tag, block, &d);
+            /* A bounded ring checks maxsize again in the claim: room the
+             * check above saw may be gone, and then put waits, within its
+             * timeout. */
+            int untimed = r->maxsize != CMP_RING_UNBOUNDED && a[2] && !timed;
+            rc = push_bytes(q, e.p, e.len, e.tag, block && !untimed, &d);
+            if (rc == 1 && block && untimed)
+                rc = cmp_timeout_to_deadline(a[2], &d) < 0
+                         ? -1 : push_bytes(q, e.p, e.len, e.tag, 1, &d);
         }
     } else {
         rc = 2;
     }
     if (rc == 2) {
-        /* The feeder's buffer owns the reservation now. */
+        /* Into the feeder's buffer: counted as spilled once it is there. */
         PyObject *data = e.owner;
         e.owner = NULL;
         if (!data)
@@ -549,6 +563,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
         if (!res)
             goto undo;
         Py_DECREF(res);
+        cmp_ring_spilled(r, 1);
         q->used = 1;
         Py_RETURN_NONE;
     }
@@ -562,7 +577,6 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
 undo:
     if (q->flags & Q_JOINABLE)
         cmp_ring_tasks_done(r);
-    cmp_ring_items_undo(r);
     return NULL;
 }
 

@@ -9,7 +9,10 @@
  * producer stalled between its claim and its advance of tail, a consumer
  * stalled between its claim and its advance of head (the others must help
  * past them), and records held by a dead process whose pid now belongs to
- * a live one (told apart by the stamp bits).
+ * a live one (told apart by the stamp bits).  And a producer and a consumer
+ * killed at each point between the atomic steps of put and take (ring.c's
+ * RING_POINTs, reached here because this file includes ring.c): the item
+ * count and a bounded ring's room come back every time.
  *
  * Built and run by tests/test_c_core.py under AddressSanitizer and
  * UndefinedBehaviorSanitizer.  Prints one line per check; exits 0 when all
@@ -28,7 +31,18 @@
 #include "../arena.h"
 #include "check.h"
 #include "../owner.h"
-#include "../ring.h"
+
+/* In a child: the RING_POINT of put or take where it dies (0: none). */
+static int kill_at;
+
+static void ring_point(int n)
+{
+    if (n == kill_at)
+        raise(SIGKILL);
+}
+
+#define RING_POINT(n) ring_point(n)
+#include "../ring.c"
 
 #define WAIT_SECONDS 30.0   /* only matters when something is broken */
 #define SMALL_SLOTS CMP_RING_MIN_SLOTS
@@ -76,7 +90,6 @@ static uint32_t copy_out(const cmp_ring_rec *rec, char *buf, uint32_t cap)
 
 static int put(cmp_ring *r, const char *p, uint32_t len, uint32_t tag)
 {
-    CHECK(cmp_ring_items_try(r));
     uint64_t oob = 0;
     if (len > CMP_RING_CELL * r->nslots / 8 || len > CMP_RING_INLINE_MAX) {
         int err = 0;
@@ -85,11 +98,8 @@ static int put(cmp_ring *r, const char *p, uint32_t len, uint32_t tag)
         memcpy(cmp_ptr(arena, oob), p, len);
     }
     int rc = cmp_ring_try_put(r, p, len, oob, tag);
-    if (rc) {
-        if (oob)
-            cmp_free(arena, oob);
-        cmp_ring_items_undo(r);
-    }
+    if (rc && oob)
+        cmp_free(arena, oob);
     return rc;
 }
 
@@ -177,6 +187,17 @@ static void test_out_of_line(void)
 
 /* ---- a full ring ------------------------------------------------------------ */
 
+/* Nap-bounded waits until `deadline`: what they return last. */
+static int space_wait_until(cmp_ring *r, uint32_t len, double seconds)
+{
+    cmp_deadline d = cmp_deadline_after(seconds);
+    int rc;
+    while ((rc = cmp_ring_space_wait(r, len, &d)) == EINTR)
+        ;
+    return rc;
+}
+
+
 /* Put messages 0, 1, ... of 100 bytes until the ring is full: how many. */
 static uint32_t fill_ring(cmp_ring *r)
 {
@@ -213,19 +234,26 @@ static void test_full_ring(void)
         take_expect(r, 100, i, 0);
     drop_ring(r, off);
 
-    /* A bounded ring: the item count stops at maxsize. */
+    /* A bounded ring: puts stop at maxsize records, with cells to spare. */
     r = new_ring(SMALL_SLOTS, 3, &off);
-    for (int i = 0; i < 3; i++)
+    for (uint32_t i = 0; i < 3; i++) {
         CHECK(cmp_ring_items_try(r));
+        fill(buf, 100, i);
+        CHECK(put(r, buf, 100, 0) == 0);
+    }
     CHECK(!cmp_ring_items_try(r));
+    CHECK(cmp_ring_items(r) == 3);
+    CHECK(put(r, buf, 100, 0) == EAGAIN);
     cmp_deadline d = cmp_deadline_after(0.05);
     while ((rc = cmp_ring_items_wait(r, &d)) == EINTR)
         ;
     CHECK(rc == ETIMEDOUT);
-    cmp_ring_items_undo(r);
+    CHECK(space_wait_until(r, 100, 0.05) == ETIMEDOUT);
+    take_expect(r, 100, 0, 0);
     CHECK(cmp_ring_items_try(r));
-    for (int i = 0; i < 3; i++)
-        cmp_ring_items_undo(r);
+    CHECK(space_wait_until(r, 100, 0.05) == 0);
+    for (uint32_t i = 1; i < 3; i++)
+        take_expect(r, 100, i, 0);
     drop_ring(r, off);
     printf("ok ring full: %u records, then room after a take; bounded at 3\n", n);
 }
@@ -349,7 +377,6 @@ static void test_producer_killed_in_claimed(void)
         sa.sa_handler = die;
         sigaction(SIGSEGV, &sa, NULL);
         sigaction(SIGBUS, &sa, NULL);
-        CHECK(cmp_ring_items_try(r));
         cmp_ring_try_put(r, bad, 200, 0, 9);
         _exit(3);                       /* never: the copy faults */
     }
@@ -493,8 +520,7 @@ static void test_helping(void)
     char buf[100];
     cmp_ring_rec rec;
     /* A live producer (this process, its true stamp) claimed two cells
-     * at tail and stalls before it advances tail. */
-    CHECK(cmp_ring_items_try(r));
+     * at tail and stalls before it counts the record and advances tail. */
     hand_claim(r, 0, 2, me->id, me->start);
     CHECK(r->tail == 0);
     /* The next producer finds the claim at tail, helps tail past it, and
@@ -568,16 +594,6 @@ static uint32_t start_ticks(pid_t pid)
     return (uint32_t)start;
 }
 
-/* Nap-bounded waits until `deadline`: what they return last. */
-static int space_wait_until(cmp_ring *r, uint32_t len, double seconds)
-{
-    cmp_deadline d = cmp_deadline_after(seconds);
-    int rc;
-    while ((rc = cmp_ring_space_wait(r, len, &d)) == EINTR)
-        ;
-    return rc;
-}
-
 static void test_pid_reused(void)
 {
     /* The live process that has the dead owner's pid now. */
@@ -603,9 +619,7 @@ static void test_pid_reused(void)
      * stamp, the record is that process's and is left alone; with the
      * dead owner's stamp it is dropped, though the pid is alive. */
     cmp_ring *r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
-    CHECK(cmp_ring_items_try(r));
     hand_claim(r, 0, 2, (uint32_t)live, stamp);
-    __atomic_store_n(&r->tail, 2, __ATOMIC_RELEASE);
     fill(buf, 100, 1);
     CHECK(put(r, buf, 100, 0) == 0);
     cmp_ring_reap_dead_writer(r);
@@ -648,6 +662,138 @@ static void test_pid_reused(void)
     puts("ok ring pid reused: records of a dead owner whose pid lives again recovered");
 }
 
+/* ---- killed at every point of put and take -------------------------------- */
+
+/* Fork a child that puts message `i` (or takes one: i == UINT32_MAX) and
+ * is killed at RING_POINT `point`. */
+static void die_at(cmp_ring *r, int point, uint32_t i)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char buf[100];
+        kill_at = point;
+        if (i == UINT32_MAX) {
+            cmp_ring_rec rec;
+            cmp_ring_try_take(r, &rec);
+        } else {
+            fill(buf, 100, i);
+            put(r, buf, 100, 0);
+        }
+        _exit(3);                   /* never: killed at the point */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* A bounded ring (maxsize 4) holds its full room again: 4 puts, a fifth
+ * refused, 4 takes in order, for a few laps (a put that finds a dead
+ * reader's cells at tail waits: its nap's end frees them); the count 0
+ * after. */
+static void check_room_back(cmp_ring *r, uint32_t first)
+{
+    char buf[100];
+    for (uint32_t lap = 0; lap < 40; lap++) {
+        for (uint32_t i = 0; i < 4; i++) {
+            fill(buf, 100, first + i);
+            while (put(r, buf, 100, 0) != 0)
+                CHECK(space_wait_until(r, 100, WAIT_SECONDS) == 0);
+        }
+        CHECK(cmp_ring_items(r) == 4);
+        CHECK(put(r, buf, 100, 0) == EAGAIN);
+        for (uint32_t i = 0; i < 4; i++)
+            take_expect(r, 100, first + i, 0);
+        CHECK(cmp_ring_items(r) == 0);
+    }
+}
+
+static void test_killed_at_every_point(void)
+{
+    char buf[100];
+    cmp_ring_rec rec;
+    int puts_lost = 0, takes_lost = 0;
+    /* A producer, at each point of put; then (helped) another producer
+     * comes by before any consumer, or (alone) none does. */
+    for (int point = 1; point <= 5; point++) {
+        for (int helped = 0; helped < 2; helped++) {
+            uint64_t off;
+            cmp_ring *r = new_ring(SMALL_SLOTS, 4, &off);
+            for (uint32_t i = 0; i < 2; i++) {
+                fill(buf, 100, i);
+                CHECK(put(r, buf, 100, 0) == 0);
+            }
+            die_at(r, point, 2);
+            if (helped) {
+                fill(buf, 100, 3);
+                CHECK(put(r, buf, 100, 0) == 0);
+                CHECK(cmp_ring_items(r) == 4);      /* the dead one's too */
+            }
+            take_expect(r, 100, 0, 0);
+            take_expect(r, 100, 1, 0);
+            if (point < 5) {
+                /* Never published: a consumer finds it at head, its
+                 * writer dead, and drops it. */
+                CHECK(cmp_ring_try_take(r, &rec) == EBUSY);
+                cmp_ring_reap_dead_writer(r);
+                puts_lost++;
+            } else {
+                take_expect(r, 100, 2, 0);
+            }
+            if (helped)
+                take_expect(r, 100, 3, 0);
+            CHECK(cmp_ring_items(r) == 0);
+            CHECK(cmp_ring_try_take(r, &rec) == EAGAIN);
+            CHECK(r->head == r->tail);
+            check_room_back(r, 10);
+            drop_ring(r, off);
+        }
+    }
+    /* A consumer, at each point of take, holding message 0; then
+     * (helped) another consumer comes by, or (alone) only producers do,
+     * which come round to its cells (an unbounded ring, filled). */
+    for (int point = 11; point <= 13; point++) {
+        uint64_t off;
+        cmp_ring *r = new_ring(SMALL_SLOTS, 4, &off);
+        for (uint32_t i = 0; i < 3; i++) {
+            fill(buf, 100, i);
+            CHECK(put(r, buf, 100, 0) == 0);
+        }
+        die_at(r, point, UINT32_MAX);
+        takes_lost++;
+        take_expect(r, 100, 1, 0);
+        take_expect(r, 100, 2, 0);
+        CHECK(cmp_ring_items(r) == 0);
+        check_room_back(r, 10);     /* laps: tail passes its cells too */
+        drop_ring(r, off);
+
+        r = new_ring(SMALL_SLOTS, CMP_RING_UNBOUNDED, &off);
+        fill(buf, 100, 0);
+        CHECK(put(r, buf, 100, 0) == 0);
+        die_at(r, point, UINT32_MAX);
+        takes_lost++;
+        CHECK(cmp_ring_items(r) == (point == 11 ? 1u : 0u));    /* not counted yet */
+        uint32_t n = 0;
+        for (;; n++) {
+            fill(buf, 100, 1 + n);
+            if (put(r, buf, 100, 0) == EAGAIN)
+                break;
+        }
+        CHECK(n == SMALL_SLOTS / 2 - 1);    /* the dead reader's cells in the way */
+        CHECK(space_wait_until(r, 100, WAIT_SECONDS) == 0);
+        CHECK(cmp_ring_items(r) == n);
+        CHECK(put(r, buf, 100, 0) == 0);
+        for (uint32_t i = 1; i <= n + 1; i++)
+            take_expect(r, 100, i, 0);
+        CHECK(cmp_ring_items(r) == 0);
+        CHECK(r->head == r->tail);
+        drop_ring(r, off);
+    }
+    printf("ok ring killed at every point: put (5 points, %d messages lost), take (3 "
+           "points, %d lost), the count and a bounded ring's room back each time\n",
+           puts_lost, takes_lost);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -661,6 +807,7 @@ int main(void)
     test_consumer_killed_in_reading();
     test_helping();
     test_pid_reused();
+    test_killed_at_every_point();
     CHECK(blocks_in_use() == start);
     cmp_arena_destroy(arena);
     puts("all passed");
