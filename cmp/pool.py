@@ -184,25 +184,24 @@ def _arena_full_message(msg):
 
 
 class _Link:
-    """The parent's end of one worker's two rings (csrc/ring.h, plain arena
-    blocks owned by the parent): the task ring the worker takes from, the
-    result ring the handler polls through a pipe the ring makes readable
-    while it holds a result.  A full task ring keeps messages in `outbuf`
-    until a result comes back (the worker took some: room appeared)."""
+    """The parent's end of one worker's two channels (_cmp.Channel: rings
+    in the arena that live while the parent or the worker holds them):
+    the task channel the worker takes from, the result channel the handler
+    polls through its doorbell, a pipe readable while it holds a result.
+    A full task ring keeps messages in `outbuf` until a result comes back
+    (the worker took some: room appeared)."""
     __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
                  'sent')
 
     def __init__(self):
-        self.result_fd, self.worker_fd = os.pipe()
-        os.set_blocking(self.result_fd, False)
-        os.set_blocking(self.worker_fd, False)
-        self.task_ring = self.result_ring = None
+        # The worker reaches the doorbell through its result channel.
+        self.worker_fd = None
+        self.task_ring = _cmp.Channel(_RING_SLOTS)
         try:
-            self.task_ring = _cmp._pool_ring_new(_RING_SLOTS)
-            self.result_ring = _cmp._pool_ring_new(
-                _RING_SLOTS, self.result_fd, self.worker_fd)
+            self.result_ring = _cmp.Channel(_RING_SLOTS, doorbell=True)
+            self.result_fd = self.result_ring.fileno()
         except BaseException:
-            self.close()
+            self.task_ring.close()
             raise
         self.outbuf = collections.deque()
         # The ring positions of the tasks published and not answered yet,
@@ -210,16 +209,14 @@ class _Link:
         self.sent = collections.deque()
 
     def started(self):
-        """The worker has its copy of the pipe's write end."""
-        os.close(self.worker_fd)
-        self.worker_fd = None
+        """The worker has started (it holds the channels itself)."""
 
     def _put(self, m):
         try:
-            pos = _cmp._pool_ring_put(self.task_ring, m, not m)
+            pos = self.task_ring.put(m, not m)
         except MemoryError:
             # No arena block for it: the worker fails it in its place.
-            pos = _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+            pos = self.task_ring.put(_arena_full_message(m))
         if pos is None:
             return False
         if m:
@@ -236,19 +233,19 @@ class _Link:
         to it, was running nothing."""
         if not self.sent:
             return not self.outbuf
-        got = _cmp._pool_ring_steal(self.task_ring)
+        got = self.task_ring.steal()
         return got is None or got[0] != self.sent[0]
 
     def took_oldest_yet(self):
         """Has the (live) worker taken the oldest task it was sent?"""
-        return bool(self.sent) and _cmp._pool_ring_taken(self.task_ring, self.sent[0])
+        return bool(self.sent) and self.task_ring.taken(self.sent[0])
 
     def steal(self):
         """Take back the oldest task the worker has not started: (its index
         in the worker's fifo, its message), or None."""
         if self.outbuf:
             return None
-        got = _cmp._pool_ring_steal(self.task_ring)
+        got = self.task_ring.steal()
         if got is None:
             return None
         pos, msg = got
@@ -281,21 +278,16 @@ class _Link:
 
     def take_all(self, out):
         """Append every result now in the ring to `out`."""
-        _cmp._pool_ring_take_all(self.result_ring, out)
+        self.result_ring.take_all(out)
 
     def fds(self):
         return (self.result_fd,)
 
     def close(self):
-        """Free both rings: only once the worker is dead."""
-        for ring in (self.task_ring, self.result_ring):
-            if ring is not None:
-                _cmp._pool_ring_free(ring)
-        self.task_ring = self.result_ring = None
-        for fd in (self.result_fd, self.worker_fd):
-            if fd is not None:
-                os.close(fd)
-        self.result_fd = self.worker_fd = None
+        """Let go of both channels (and the doorbell's fds) here; the
+        worker, dead or alive, holds its own references."""
+        self.task_ring.close()
+        self.result_ring.close()
 
 
 # --- the worker -------------------------------------------------------------
@@ -305,13 +297,15 @@ class _Fd:
     worker inherits it under the same number; pickled for a spawned or
     forkserver-started one, it travels with the start (the stdlib's
     reduction.DupFd: the Popen's pass_fds, or the forkserver's SCM_RIGHTS)
-    and is this process's number on the other side."""
+    and is this process's number on the other side.  None: no fd."""
     __slots__ = ('fd',)
 
     def __init__(self, fd):
         self.fd = fd
 
     def __reduce__(self):
+        if self.fd is None:
+            return _Fd, (None,)
         return _rebuild_fd, (reduction.DupFd(self.fd),)
 
 
@@ -328,9 +322,11 @@ def _gone(pidfd):
 
 def _worker_main(task_ring, result_ring, wake, parent, close_fds,
                  initializer, initargs, maxtasks, wrap_exception):
-    """A worker, under any start method: `wake` (the result ring's pipe)
-    and `parent` (a pidfd of the pool's process) are _Fd; `close_fds` are
-    the parent's fds a forked worker inherited (nothing for the others)."""
+    """A worker, under any start method: task_ring and result_ring are its
+    _cmp.Channel objects (inherited, or rebuilt from their handles),
+    `parent` (a pidfd of the pool's process) an _Fd, `wake` unused (the
+    result channel reaches its doorbell itself); `close_fds` are the
+    parent's fds a forked worker inherited (nothing for the others)."""
     # SIGKILL when the thread that started this process ends: the pool's
     # main or handler thread under fork and spawn, the forkserver (which
     # ends with the pool's process) under forkserver; the C loop looks at
@@ -338,6 +334,9 @@ def _worker_main(task_ring, result_ring, wake, parent, close_fds,
     _cmp._pool_set_pdeathsig(signal.SIGKILL)
     if _gone(parent.fd):
         os._exit(1)             # the parent died before the line above
+    # A forked worker inherited every channel of the pool: keep its own
+    # (before close_fds, which may hold the numbers of their fds).
+    _cmp._channel_keep_only((task_ring, result_ring))
     for fd in close_fds:
         try:
             os.close(fd)
@@ -345,10 +344,9 @@ def _worker_main(task_ring, result_ring, wake, parent, close_fds,
             pass
     if initializer is not None:
         initializer(*initargs)
-    # Take a task, run it, post its result: the loop is C (pool_type.c).
+    # Take a task, run it, post its result: the loop is C (channel_type.c).
     run = functools.partial(_run_message, wrap_exception=wrap_exception)
-    if _cmp._pool_ring_worker_loop(task_ring, result_ring, wake.fd, parent.fd,
-                                   maxtasks, run):
+    if _cmp._pool_serve(task_ring, result_ring, parent.fd, maxtasks, run):
         os._exit(1)             # the parent is gone
 
 
@@ -1287,7 +1285,7 @@ class _Core:
             spin = tuple(
                 w.link.result_ring for w in self.workers
                 if w.fifo and 0 < w.service <= _RING_SPIN) if timeout != 0 else None
-        if spin and _cmp._pool_ring_spin(spin, _RING_SPIN):
+        if spin and _cmp._pool_spin(spin, _RING_SPIN):
             timeout = 0
         try:
             events = self.poll.poll(timeout)
