@@ -116,8 +116,8 @@ static PyObject *channel_put(PyObject *op, PyObject *const *args, Py_ssize_t nar
                              PyObject *kwnames)
 {
     PyObject *a[2] = {NULL, NULL};
-    if (nargs == 1 && !kwnames)
-        a[0] = args[0];
+    if ((nargs == 1 || nargs == 2) && !kwnames)
+        a[0] = args[0], a[1] = nargs == 2 ? args[1] : NULL;
     else if (cmp_parse_args("put", args, nargs, kwnames, put_names, 2, 1, a) < 0)
         return NULL;
     cmp_ring *r = open_ring("put", op);
@@ -183,9 +183,11 @@ static PyObject *channel_take_all(PyObject *op, PyObject *out)
                      Py_TYPE(out)->tp_name);
         return NULL;
     }
+    ChannelObject *c = CHANNEL(op);
     cmp_ring_rec rec;
-    while (cmp_ring_take_now(r, &rec) == 0) {
-        PyObject *msg = cmp_ring_read(r, &CHANNEL(op)->fds, &rec, 0);
+    int taken = 0;
+    for (; cmp_ring_take_now(r, &rec) == 0; taken++) {
+        PyObject *msg = cmp_ring_read(r, &c->fds, &rec, 0);
         if (!msg)
             return NULL;
         int rc = PyList_Append(out, msg);
@@ -193,6 +195,10 @@ static PyObject *channel_take_all(PyObject *op, PyObject *out)
         if (rc < 0)
             return NULL;
     }
+    /* Polled ready with nothing to take (a byte left by a writer killed
+     * before it marked it): drain the doorbell. */
+    if (!taken && cmp_sel_wanted(&r->sel) && cmp_ring_fds_resolve(&c->fds, r) == 0)
+        cmp_ring_poll_after_take(r, c->fds.rfd);
     Py_RETURN_NONE;
 }
 
