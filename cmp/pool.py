@@ -7,7 +7,7 @@ cmp/_pool/, one part a module:
 
 * wire.py -- the messages in a worker's rings (both sides import it);
 * worker.py -- what a worker process runs (its take-run-post loop is C:
-  ``_cmp._pool_ring_worker_loop``, csrc/python/pool_type.c);
+  ``_cmp._pool_serve``, csrc/python/channel_type.c);
 * channel.py -- ``_Link``, the parent's end of one worker's two rings;
 * scheduler.py -- which worker runs which task: no threads, no fds;
 * handler.py -- the handler thread, polling, spawning, reaping, shutdown;
@@ -21,11 +21,12 @@ Workers are started once, by the start method of the pool's context
 (``cmp.get_context(m).Pool()``, ``Pool(context=...)``; none: cmp's current
 method), from the main thread or from the pool's handler thread.  Each
 worker has its own link: a task channel (parent -> worker) and a result
-channel (worker -> parent), one message a pickle.  The channels are two of
-cmp's shared rings (csrc/ring.h) per worker, in plain arena blocks the
-parent owns and frees once the worker is dead (so a killed worker leaks
-nothing); the result ring makes a pipe readable while it holds a result,
-which is what the handler polls.  The parent decides which worker runs
+channel (worker -> parent), one message a pickle.  The channels are
+``_cmp.Channel`` objects, cmp's shared rings (csrc/ring.h) as shared
+objects of the arena that live while the parent or the worker holds them
+(so a killed worker or a killed parent leaks nothing); the result channel
+makes a pipe readable while it holds a result, which is what the handler
+polls.  The parent decides which worker runs
 which task and keeps, per worker, the FIFO of tasks sent to it; a worker
 runs its tasks in order and posts each result before taking the next task,
 so when a worker dies the head of its FIFO is the task it was running

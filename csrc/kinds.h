@@ -13,6 +13,7 @@ enum {
     CMP_KIND_BUFFER = 7,    /* sharedctypes: raw bytes of a Value or Array */
     CMP_KIND_QUEUE = 8,
     CMP_KIND_DICT = 10,     /* cmp.Dict: csrc/dict.h */
+    CMP_KIND_CHANNEL = 11,  /* a Pool's ring: csrc/python/channel_type.c */
     CMP_KIND_COUNT = 16
 };
 

@@ -695,8 +695,20 @@ int cmp_ring_tasks_wait(cmp_ring *r, const cmp_deadline *d)
 void cmp_ring_destroy(cmp_arena *a, cmp_ring *r)
 {
     cmp_ring_rec rec;
-    /* Nobody else holds the ring any more: take what is left. */
-    while (cmp_ring_try_take(r, &rec) == 0) {
+    /* Nobody else holds the ring any more: take what is left, and drop a
+     * record its writer (dead: it held no reference) never finished. */
+    for (;;) {
+        int got = cmp_ring_try_take(r, &rec);
+        if (got == EBUSY) {
+            /* Relaxed: nobody else moves head now. */
+            uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+            cmp_ring_reap_dead_writer(r);
+            if (__atomic_load_n(&r->head, __ATOMIC_RELAXED) == head)
+                break;
+            continue;
+        }
+        if (got != 0)
+            break;
         if (rec.oob)
             cmp_free(a, rec.oob);
         cmp_ring_release(r, &rec);

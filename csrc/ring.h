@@ -1,9 +1,10 @@
 /*
  * ring.h - a lock-free multi-producer multi-consumer ring of variable-length
  * records in the shared arena (the core of cmp's Queue, SimpleQueue and
- * JoinableQueue).
+ * JoinableQueue, and of the Pool's channels).
  *
- * Shared layout (the body of a cmp object of kind CMP_KIND_QUEUE):
+ * Shared layout (the body of a cmp object of kind CMP_KIND_QUEUE or
+ * CMP_KIND_CHANNEL):
  *
  *   +0     cmp_ring header, one cache line per group of words that different
  *          parties write: configuration | tail, puts | head, takes |

@@ -454,14 +454,7 @@ def _campaign(start_method, what, stress):
     start = time.monotonic()
     figures = CAMPAIGNS[what](ctx, n, start_method)
     took = time.monotonic() - start
-    if what == "Pool parent":
-        # KNOWN LEAK (csrc/python/pool_type.c, cmp/pool.py): the rings of a
-        # Pool whose parent was SIGKILLed are never freed (311,232 bytes
-        # per killed parent here), being fixed apart; until then this
-        # campaign checks only that the orphaned workers are gone.
-        pass
-    else:
-        arena_back(before)
+    arena_back(before)
     return "%s (%s): %s in %.1f s" % (what, start_method, figures, took)
 
 

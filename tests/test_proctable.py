@@ -5,8 +5,10 @@ Every test measures the arena's usage (bytes and blocks of the program's
 objects) before and after, with real SIGKILLs, for each start method."""
 import gc
 import os
+import select
 import signal
 import threading
+import time
 
 import pytest
 
@@ -154,6 +156,52 @@ def test_crashed_pool_workers_give_back(cctx):
         pool.join()
     del state, pool
     assert _usage() == start
+
+
+def _pool_then_wait(start_method, pids):
+    pool = cmp.get_context(start_method).Pool(2)
+    pids.put([p.pid for p in pool._pool])
+    threading.Event().wait()
+
+
+def _wait_gone(pidfds):
+    """Wait (TIMEOUT at most) until every process behind `pidfds` exited."""
+    poller = select.poll()
+    for fd in pidfds:
+        poller.register(fd, select.POLLIN)
+    left, deadline = set(pidfds), time.monotonic() + TIMEOUT
+    while left and time.monotonic() < deadline:
+        for fd, _ in poller.poll(max(deadline - time.monotonic(), 0) * 1000):
+            left.discard(fd)
+            poller.unregister(fd)
+    return not left
+
+
+def test_killed_pool_parent_gives_back_its_rings(cctx, start_method):
+    """A Pool's channels live in the arena while its process or a worker
+    holds them: a SIGKILLed pool process and its workers (which leave once
+    it is gone) give them back."""
+    import multiprocessing.connection
+    pids = cctx.SimpleQueue()
+    start = _usage()
+    for _ in range(3):
+        p = cctx.Process(target=_pool_then_wait, args=(start_method, pids))
+        p.start()
+        ready = multiprocessing.connection.wait([pids._reader, p.sentinel], TIMEOUT)
+        assert pids._reader in ready, "the pool's process did not report"
+        workers = pids.get()
+        assert len(workers) == 2
+        pidfds = [os.pidfd_open(pid) for pid in workers]
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+            p.join(TIMEOUT)
+            assert p.exitcode == -signal.SIGKILL
+            assert _wait_gone(pidfds), "the workers outlived their pool"
+        finally:
+            for fd in pidfds:
+                os.close(fd)
+        assert _usage() == start
+    del pids
 
 
 def test_exit_without_hooks_gives_back(cctx):

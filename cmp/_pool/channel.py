@@ -1,10 +1,11 @@
 """The channel: the parent's end of one worker's two rings.
 
 ``_Link`` is, with the worker's C loop, the only code that knows what a
-channel is: two of cmp's shared rings (csrc/ring.h) in plain arena blocks
-the parent owns and frees once the worker is dead (so a killed worker
-leaks nothing), and a pipe the result ring makes readable while it holds a
-result, which is what the handler polls.  ``spin`` is the one place that
+channel is: a ``_cmp.Channel`` (csrc/python/channel_type.c), one of cmp's
+shared rings (csrc/ring.h) as a shared object of the arena, which lives
+while the parent or the worker holds it (so a killed worker, or a killed
+parent, leaks nothing), the result channel with a doorbell: a pipe
+readable while it holds a result, which is what the handler polls.  ``spin`` is the one place that
 spins on result rings before a reader sleeps in poll().
 """
 import collections
@@ -33,25 +34,24 @@ def _arena_full_message(msg):
 
 
 class _Link:
-    """The parent's end of one worker's two rings (csrc/ring.h, plain arena
-    blocks owned by the parent): the task ring the worker takes from, the
-    result ring the handler polls through a pipe the ring makes readable
-    while it holds a result.  A full task ring keeps messages in `outbuf`
-    until a result comes back (the worker took some: room appeared)."""
+    """The parent's end of one worker's two channels (_cmp.Channel: rings
+    in the arena that live while the parent or the worker holds them):
+    the task channel the worker takes from, the result channel the handler
+    polls through its doorbell, a pipe readable while it holds a result.
+    A full task ring keeps messages in `outbuf` until a result comes back
+    (the worker took some: room appeared)."""
     __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
                  'sent')
 
     def __init__(self):
-        self.result_fd, self.worker_fd = os.pipe()
-        os.set_blocking(self.result_fd, False)
-        os.set_blocking(self.worker_fd, False)
-        self.task_ring = self.result_ring = None
+        # The worker reaches the doorbell through its result channel.
+        self.worker_fd = None
+        self.task_ring = _cmp.Channel(_RING_SLOTS)
         try:
-            self.task_ring = _cmp._pool_ring_new(_RING_SLOTS)
-            self.result_ring = _cmp._pool_ring_new(
-                _RING_SLOTS, self.result_fd, self.worker_fd)
+            self.result_ring = _cmp.Channel(_RING_SLOTS, doorbell=True)
+            self.result_fd = self.result_ring.fileno()
         except BaseException:
-            self.close()
+            self.task_ring.close()
             raise
         self.outbuf = collections.deque()
         # The ring positions of the tasks published and not answered yet,
@@ -59,16 +59,14 @@ class _Link:
         self.sent = collections.deque()
 
     def started(self):
-        """The worker has its copy of the pipe's write end."""
-        os.close(self.worker_fd)
-        self.worker_fd = None
+        """The worker has started (it holds the channels itself)."""
 
     def _put(self, m):
         try:
-            pos = _cmp._pool_ring_put(self.task_ring, m, not m)
+            pos = self.task_ring.put(m, not m)
         except MemoryError:
             # No arena block for it: the worker fails it in its place.
-            pos = _cmp._pool_ring_put(self.task_ring, _arena_full_message(m))
+            pos = self.task_ring.put(_arena_full_message(m))
         if pos is None:
             return False
         if m:
@@ -81,19 +79,19 @@ class _Link:
         to it, was running nothing."""
         if not self.sent:
             return not self.outbuf
-        got = _cmp._pool_ring_steal(self.task_ring)
+        got = self.task_ring.steal()
         return got is None or got[0] != self.sent[0]
 
     def took_oldest_yet(self):
         """Has the (live) worker taken the oldest task it was sent?"""
-        return bool(self.sent) and _cmp._pool_ring_taken(self.task_ring, self.sent[0])
+        return bool(self.sent) and self.task_ring.taken(self.sent[0])
 
     def steal(self):
         """Take back the oldest task the worker has not started: (its index
         in the worker's fifo, its message), or None."""
         if self.outbuf:
             return None
-        got = _cmp._pool_ring_steal(self.task_ring)
+        got = self.task_ring.steal()
         if got is None:
             return None
         pos, msg = got
@@ -126,26 +124,20 @@ class _Link:
 
     def take_all(self, out):
         """Append every result now in the ring to `out`."""
-        _cmp._pool_ring_take_all(self.result_ring, out)
+        self.result_ring.take_all(out)
 
     def fds(self):
         return (self.result_fd,)
 
     def close(self):
-        """Free both rings: only once the worker is dead."""
-        for ring in (self.task_ring, self.result_ring):
-            if ring is not None:
-                _cmp._pool_ring_free(ring)
-        self.task_ring = self.result_ring = None
-        for fd in (self.result_fd, self.worker_fd):
-            if fd is not None:
-                os.close(fd)
-        self.result_fd = self.worker_fd = None
-
+        """Let go of both channels (and the doorbell's fds) here; the
+        worker, dead or alive, holds its own references."""
+        self.task_ring.close()
+        self.result_ring.close()
 
 
 def spin(links, seconds):
     """Spin up to `seconds` (the GIL released, no system call) until one of
     the links' result rings holds a result: True when one does.  C yields
     the CPU instead when the workers all last ran on this one."""
-    return _cmp._pool_ring_spin(tuple(link.result_ring for link in links), seconds)
+    return _cmp._pool_spin(tuple(link.result_ring for link in links), seconds)

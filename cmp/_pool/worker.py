@@ -3,8 +3,8 @@
 A worker, under any start method, runs ``_worker_main``: it arms its
 parent-death signal, closes the parent's fds a forked worker inherited,
 runs the initializer and enters the C take-run-post loop
-(``_cmp._pool_ring_worker_loop``, csrc/python/pool_type.c), which takes
-each message from the task ring, calls ``_run_message`` on it (unpickle,
+(``_cmp._pool_serve``, csrc/python/channel_type.c), which takes
+each message from the task channel, calls ``_run_message`` on it (unpickle,
 run, pickle: the wire format is cmp/_pool/wire.py) and posts the answer to
 the result ring.  The loop looks at the parent's pidfd whenever it waits
 and ends when the parent is gone, or after ``maxtasks`` tasks, or on the
@@ -29,13 +29,15 @@ class _Fd:
     worker inherits it under the same number; pickled for a spawned or
     forkserver-started one, it travels with the start (the stdlib's
     reduction.DupFd: the Popen's pass_fds, or the forkserver's SCM_RIGHTS)
-    and is this process's number on the other side."""
+    and is this process's number on the other side.  None: no fd."""
     __slots__ = ('fd',)
 
     def __init__(self, fd):
         self.fd = fd
 
     def __reduce__(self):
+        if self.fd is None:
+            return _Fd, (None,)
         return _rebuild_fd, (reduction.DupFd(self.fd),)
 
 
@@ -52,9 +54,11 @@ def _gone(pidfd):
 
 def _worker_main(task_ring, result_ring, wake, parent, close_fds,
                  initializer, initargs, maxtasks, wrap_exception):
-    """A worker, under any start method: `wake` (the result ring's pipe)
-    and `parent` (a pidfd of the pool's process) are _Fd; `close_fds` are
-    the parent's fds a forked worker inherited (nothing for the others)."""
+    """A worker, under any start method: task_ring and result_ring are its
+    _cmp.Channel objects (inherited, or rebuilt from their handles),
+    `parent` (a pidfd of the pool's process) an _Fd, `wake` unused (the
+    result channel reaches its doorbell itself); `close_fds` are the
+    parent's fds a forked worker inherited (nothing for the others)."""
     # SIGKILL when the thread that started this process ends: the pool's
     # main or handler thread under fork and spawn, the forkserver (which
     # ends with the pool's process) under forkserver; the C loop looks at
@@ -62,6 +66,9 @@ def _worker_main(task_ring, result_ring, wake, parent, close_fds,
     _cmp._pool_set_pdeathsig(signal.SIGKILL)
     if _gone(parent.fd):
         os._exit(1)             # the parent died before the line above
+    # A forked worker inherited every channel of the pool: keep its own
+    # (before close_fds, which may hold the numbers of their fds).
+    _cmp._channel_keep_only((task_ring, result_ring))
     for fd in close_fds:
         try:
             os.close(fd)
@@ -69,10 +76,9 @@ def _worker_main(task_ring, result_ring, wake, parent, close_fds,
             pass
     if initializer is not None:
         initializer(*initargs)
-    # Take a task, run it, post its result: the loop is C (pool_type.c).
+    # Take a task, run it, post its result: the loop is C (channel_type.c).
     run = functools.partial(_run_message, wrap_exception=wrap_exception)
-    if _cmp._pool_ring_worker_loop(task_ring, result_ring, wake.fd, parent.fd,
-                                   maxtasks, run):
+    if _cmp._pool_serve(task_ring, result_ring, parent.fd, maxtasks, run):
         os._exit(1)             # the parent is gone
 
 

@@ -20,6 +20,7 @@ static int cmp_exec(PyObject *m)
         cmp_add_buffer_type(m) < 0 ||
         cmp_add_queue_types(m) < 0 ||
         cmp_add_pool_types(m) < 0 ||
+        cmp_add_channel_type(m) < 0 ||
         cmp_add_dict_type(m) < 0)
         return -1;
     return 0;

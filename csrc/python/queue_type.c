@@ -7,15 +7,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
-#include "shared.h"
-#include "ring_wait.h"
+#include "ring_io.h"
 #include "../owner.h"
 #include "../ring.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <errno.h>
 
 /* Per-wrapper flags (process-local, like the stdlib's attributes). */
 #define Q_JOINABLE 1    /* put counts an unfinished task */
@@ -36,84 +32,12 @@ typedef struct {
     PyObject *buffer;       /* its buffer: this process's deque of
                                (bytes, tag) not yet in the ring, or NULL */
     PyObject *on_error;     /* its on_error, or NULL: put raises */
-    uint32_t fd_pid;        /* rfd/wfd are valid in this process (0: none) */
-    int rfd, wfd;
-    int owns_fds;
+    cmp_ring_fds fds;       /* the wake-up pipe in this process */
 } QueueObject;
 
 #define RING(self) ((cmp_ring *)((cmp_shared *)(self))->body)
 
-/* The codec's picklers: _pickle's (cmp_state) and ForkingPickler.dumps. */
-static PyObject *pickle_dumps, *pickle_loads, *forking_dumps;
-
 /* ---- helpers ----------------------------------------------------------- */
-
-static int is_pipe(int fd, uint64_t ino)
-{
-    struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
-           (uint64_t)st.st_ino == ino;
-}
-
-static void close_fds(QueueObject *q)
-{
-    if (q->owns_fds) {
-        close(q->rfd);
-        close(q->wfd);
-    }
-    q->owns_fds = 0;
-    q->rfd = q->wfd = -1;
-    q->fd_pid = 0;
-}
-
-/* Make rfd/wfd valid in this process: inherited through fork, a copy of
- * fds this process already has, or reopened through /proc from the
- * creator.  0, or -1 (no way to reach the pipe; errno set). */
-static int resolve_fds(QueueObject *q)
-{
-    uint32_t me = cmp_self_pid();
-    if (q->fd_pid == me)
-        return 0;
-    cmp_ring *r = RING(q);
-    if (q->fd_pid && is_pipe(q->rfd, r->sel.pipe_ino) && is_pipe(q->wfd, r->sel.pipe_ino)) {
-        q->fd_pid = me;     /* inherited through fork */
-        return 0;
-    }
-    q->owns_fds = 0;
-    q->rfd = q->wfd = -1;
-    q->fd_pid = 0;
-    int rfd = -1, wfd = -1;
-    if (is_pipe(r->sel.rfd, r->sel.pipe_ino) && is_pipe(r->sel.wfd, r->sel.pipe_ino)) {
-        rfd = fcntl(r->sel.rfd, F_DUPFD_CLOEXEC, 3);
-        wfd = fcntl(r->sel.wfd, F_DUPFD_CLOEXEC, 3);
-    } else {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->sel.fd_pid, (int)r->sel.rfd);
-        rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)r->sel.fd_pid, (int)r->sel.wfd);
-        wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if ((rfd >= 0 && !is_pipe(rfd, r->sel.pipe_ino)) || (wfd >= 0 && !is_pipe(wfd, r->sel.pipe_ino))) {
-            close(rfd);
-            close(wfd);
-            errno = ENOENT;
-            return -1;
-        }
-    }
-    if (rfd < 0 || wfd < 0) {
-        int e = errno;
-        if (rfd >= 0)
-            close(rfd);
-        if (wfd >= 0)
-            close(wfd);
-        errno = e;
-        return -1;
-    }
-    q->rfd = rfd;
-    q->wfd = wfd;
-    q->owns_fds = 1;
-    q->fd_pid = me;
-    return 0;
-}
 
 static int check_open(QueueObject *q)
 {
@@ -128,166 +52,6 @@ static int check_open(QueueObject *q)
     return -1;
 }
 
-/* Encodings of a message (the record's tag).  Exact builtin scalars skip
- * pickle altogether (the result is an equal object of the same exact type,
- * which is all that unpickling would give); everything else is pickled by
- * the stdlib's ForkingPickler, so its registered reducers apply. */
-enum {
-    TAG_PICKLE = 0,
-    TAG_INT = 1,        /* int64, native byte order */
-    TAG_FLOAT = 2,      /* double */
-    TAG_BYTES = 3,
-    TAG_STR = 4,        /* UTF-8 */
-    TAG_NONE = 5,
-    TAG_TRUE = 6,
-    TAG_FALSE = 7,
-};
-
-typedef struct {
-    uint32_t tag;
-    const char *p;
-    Py_ssize_t len;
-    PyObject *owner;        /* keeps p alive (a new reference), or NULL */
-    char scratch[8];
-} encoded;
-
-/* Exact builtin scalars, and small tuples and lists of them, need no
- * ForkingPickler (its reducers cannot apply): plain pickle.dumps is the
- * same bytes, without the BytesIO and Pickler set-up. */
-static int plain(PyObject *o, int depth)
-{
-    PyTypeObject *t = Py_TYPE(o);
-    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type ||
-        t == &PyFloat_Type || o == Py_None || t == &PyBool_Type)
-        return 1;
-    if (depth > 0 && (t == &PyTuple_Type || t == &PyList_Type)) {
-        Py_ssize_t n = Py_SIZE(o);
-        if (n > 16)
-            return 0;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (!plain(t == &PyTuple_Type ? PyTuple_GET_ITEM(o, i) : PyList_GET_ITEM(o, i),
-                       depth - 1))
-                return 0;
-        return 1;
-    }
-    return 0;
-}
-
-static PyObject *dumps(PyObject *obj)
-{
-    if (plain(obj, 2))
-        return PyObject_CallOneArg(pickle_dumps, obj);
-    return PyObject_CallOneArg(forking_dumps, obj);
-}
-
-/* Fill `e` for obj: 0, or -1 with an exception (pickling failed). */
-static int encode(PyObject *obj, encoded *e)
-{
-    PyTypeObject *t = Py_TYPE(obj);
-    e->owner = NULL;
-    e->p = e->scratch;
-    e->len = 0;
-    if (t == &PyLong_Type) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-        if (!overflow && !(v == -1 && PyErr_Occurred())) {
-            e->tag = TAG_INT;
-            memcpy(e->scratch, &v, 8);
-            e->len = 8;
-            return 0;
-        }
-        PyErr_Clear();
-    } else if (t == &PyFloat_Type) {
-        double v = PyFloat_AS_DOUBLE(obj);
-        e->tag = TAG_FLOAT;
-        memcpy(e->scratch, &v, 8);
-        e->len = 8;
-        return 0;
-    } else if (t == &PyBytes_Type) {
-        e->tag = TAG_BYTES;
-        e->p = PyBytes_AS_STRING(obj);
-        e->len = PyBytes_GET_SIZE(obj);
-        return 0;
-    } else if (t == &PyUnicode_Type) {
-        Py_ssize_t n;
-        const char *u = PyUnicode_AsUTF8AndSize(obj, &n);
-        if (u) {
-            e->tag = TAG_STR;
-            e->p = u;
-            e->len = n;
-            return 0;
-        }
-        PyErr_Clear();      /* lone surrogates: pickle copes */
-    } else if (obj == Py_None || obj == Py_True || obj == Py_False) {
-        e->tag = obj == Py_None ? TAG_NONE : obj == Py_True ? TAG_TRUE : TAG_FALSE;
-        return 0;
-    }
-    PyObject *data = dumps(obj);
-    if (!data)
-        return -1;
-    if (!PyBytes_Check(data)) {
-        PyObject *b = PyBytes_FromObject(data);
-        Py_DECREF(data);
-        if (!b)
-            return -1;
-        data = b;
-    }
-    e->tag = TAG_PICKLE;
-    e->owner = data;
-    e->p = PyBytes_AS_STRING(data);
-    e->len = PyBytes_GET_SIZE(data);
-    return 0;
-}
-
-/* The object of a record whose `len` bytes are in p1[n1] + p2[n2]. */
-static PyObject *decode(uint32_t tag, const char *p1, size_t n1, const char *p2, size_t n2)
-{
-    size_t len = n1 + n2;
-    char small[8];
-    if ((tag == TAG_INT || tag == TAG_FLOAT) && len == 8) {
-        memcpy(small, p1, n1);
-        memcpy(small + n1, p2, n2);
-        if (tag == TAG_INT) {
-            long long v;
-            memcpy(&v, small, 8);
-            return PyLong_FromLongLong(v);
-        }
-        double v;
-        memcpy(&v, small, 8);
-        return PyFloat_FromDouble(v);
-    }
-    switch (tag) {
-    case TAG_NONE:
-        Py_RETURN_NONE;
-    case TAG_TRUE:
-        Py_RETURN_TRUE;
-    case TAG_FALSE:
-        Py_RETURN_FALSE;
-    default:
-        break;
-    }
-    if (tag == TAG_STR && n2 == 0)
-        return PyUnicode_DecodeUTF8(p1, (Py_ssize_t)n1, "surrogatepass");
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
-    if (!bytes)
-        return NULL;
-    memcpy(PyBytes_AS_STRING(bytes), p1, n1);
-    if (n2)
-        memcpy(PyBytes_AS_STRING(bytes) + n1, p2, n2);
-    if (tag == TAG_BYTES)
-        return bytes;
-    PyObject *res;
-    if (tag == TAG_STR)
-        res = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(bytes), (Py_ssize_t)len, "surrogatepass");
-    else if (tag == TAG_PICKLE)
-        res = PyObject_CallOneArg(pickle_loads, bytes);
-    else
-        res = PyErr_Format(PyExc_RuntimeError, "corrupt queue record (tag %u)", tag);
-    Py_DECREF(bytes);
-    return res;
-}
-
-
 static int wait_items(void *p, const cmp_deadline *d)
 {
     return cmp_ring_items_wait((cmp_ring *)p, d);
@@ -296,57 +60,6 @@ static int wait_items(void *p, const cmp_deadline *d)
 static int wait_tasks(void *p, const cmp_deadline *d)
 {
     return cmp_ring_tasks_wait((cmp_ring *)p, d);
-}
-
-static void after_put(QueueObject *q)
-{
-    cmp_ring *r = RING(q);
-    /* cmp_sel_wanted is relaxed: the put's notify fenced (selectable.h). */
-    if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
-        cmp_ring_poll_after_put(r, q->wfd);
-}
-
-/* Push pickled bytes (`buf`) into the ring: inline, or through an arena
- * block.  block=0: EAGAIN when full.  Returns 0, or 1 when full and not
- * blocking / timed out, or -1 with an exception. */
-static int push_bytes(QueueObject *q, const char *p, Py_ssize_t n, uint32_t tag,
-                      int block, const cmp_deadline *d)
-{
-    cmp_ring *r = RING(q);
-    if (n > (Py_ssize_t)UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "message too large for a cmp queue (4 GiB)");
-        return -1;
-    }
-    uint32_t len = (uint32_t)n;
-    uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
-    if (limit > CMP_RING_INLINE_MAX)
-        limit = CMP_RING_INLINE_MAX;
-    uint64_t oob = 0;
-    if (len > limit) {
-        int err = 0;
-        oob = cmp_alloc(cmp_the_arena, len, &err);
-        if (!oob) {
-            cmp_raise(CMP_ERR_ARENA_FULL);
-            return -1;
-        }
-        memcpy(cmp_ptr(cmp_the_arena, oob), p, len);
-    }
-    for (;;) {
-        if (cmp_ring_try_put(r, p, len, oob, tag) == 0) {
-            after_put(q);
-            return 0;
-        }
-        int rc = ETIMEDOUT;
-        if (block && !cmp_deadline_passed(d)) {
-            cmp_ring_space_arg a = {r, oob ? (uint32_t)(limit + 1) : len};
-            rc = cmp_wait(cmp_ring_wait_space, &a, d);
-        }
-        if (rc == 0)
-            continue;
-        if (oob)
-            cmp_free(cmp_the_arena, oob);
-        return rc < 0 ? -1 : 1;
-    }
 }
 
 /* Push (without blocking, GIL held) the front items of a feeder buffer,
@@ -372,8 +85,8 @@ static Py_ssize_t drain(QueueObject *q, PyObject *buffer)
         /* Uncounted as spilled before the push counts it in the ring: a
          * death in between loses the message and does not count it. */
         cmp_ring_spilled(RING(q), -1);
-        int rc = push_bytes(q, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
-                            (uint32_t)tag & 0xffu, 0, &now);
+        int rc = cmp_ring_write(RING(q), &q->fds, PyBytes_AS_STRING(data),
+                                PyBytes_GET_SIZE(data), (uint32_t)tag & 0xffu, 0, &now);
         Py_DECREF(front);
         if (rc != 0)
             cmp_ring_spilled(RING(q), 1);
@@ -405,25 +118,15 @@ static int queue_init(PyObject *op, PyObject *args, PyObject *kwds)
         slots = maxsize * 4;      /* a small bounded queue needs a small ring */
     uint32_t n = cmp_ring_slots((uint64_t)slots);
     QueueObject *q = (QueueObject *)op;
-    int p[2];
-    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
-        cmp_raise_errno(errno);
+    if (cmp_ring_fds_open(&q->fds) < 0)
         return -1;
-    }
     if (cmp_shared_create(&q->s, CMP_KIND_QUEUE, cmp_ring_size(n)) < 0) {
-        close(p[0]);
-        close(p[1]);
+        cmp_ring_fds_close(&q->fds);
         return -1;
     }
     cmp_ring *r = RING(q);
     cmp_ring_init(r, n, (uint32_t)maxsize);
-    struct stat st;
-    fstat(p[0], &st);
-    cmp_sel_init(&r->sel, p[0], p[1], (uint64_t)st.st_ino);
-    q->rfd = p[0];
-    q->wfd = p[1];
-    q->owns_fds = 1;
-    q->fd_pid = cmp_self_pid();
+    cmp_ring_fds_publish(&q->fds, r);
     return 0;
 }
 
@@ -448,8 +151,7 @@ static int queue_clear(PyObject *op)
 static void queue_dealloc(PyObject *op)
 {
     QueueObject *q = (QueueObject *)op;
-    if (q->fd_pid || q->owns_fds)
-        close_fds(q);
+    cmp_ring_fds_close(&q->fds);
     cmp_shared_dealloc(op);     /* GC untrack, queue_clear, the reference */
 }
 
@@ -476,8 +178,8 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
      * only when put would wait. */
     cmp_deadline d = cmp_deadline_forever();
     /* Encode first: bad input raises here and changes nothing. */
-    encoded e;
-    if (encode(a[0], &e) < 0) {
+    cmp_encoded e;
+    if (cmp_encode(a[0], &e) < 0) {
         if (!q->on_error)
             return NULL;
         /* The feeder's on_error gets the exception instead. */
@@ -532,7 +234,7 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
              * before handing over to the feeder thread, which is much
              * slower; put still returns at once by any human measure. */
             cmp_deadline grace = cmp_deadline_after(SPILL_GRACE);
-            rc = push_bytes(q, e.p, e.len, e.tag, 1, &grace);
+            rc = cmp_ring_write(r, &q->fds, e.p, e.len, e.tag, 1, &grace);
             if (rc == 1)
                 rc = 2;
         } else {
@@ -540,10 +242,10 @@ static PyObject *queue_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs
              * check above saw may be gone, and then put waits, within its
              * timeout. */
             int untimed = r->maxsize != CMP_RING_UNBOUNDED && a[2] && !timed;
-            rc = push_bytes(q, e.p, e.len, e.tag, block && !untimed, &d);
+            rc = cmp_ring_write(r, &q->fds, e.p, e.len, e.tag, block && !untimed, &d);
             if (rc == 1 && block && untimed)
                 rc = cmp_timeout_to_deadline(a[2], &d) < 0
-                         ? -1 : push_bytes(q, e.p, e.len, e.tag, 1, &d);
+                         ? -1 : cmp_ring_write(r, &q->fds, e.p, e.len, e.tag, 1, &d);
         }
     } else {
         rc = 2;
@@ -599,10 +301,8 @@ static PyObject *queue_drain(PyObject *op, PyObject *buffer)
         PyBytes_Check(PyTuple_GET_ITEM(front, 0))) {
         Py_ssize_t n = PyBytes_GET_SIZE(PyTuple_GET_ITEM(front, 0));
         cmp_ring *r = RING(q);
-        uint64_t limit = (uint64_t)r->nslots * CMP_RING_CELL / 8;
-        if (limit > CMP_RING_INLINE_MAX)
-            limit = CMP_RING_INLINE_MAX;
-        cmp_ring_space_arg a = {r, (uint64_t)n > limit ? (uint32_t)(limit + 1) : (uint32_t)n};
+        uint32_t limit = cmp_ring_inline_limit(r);
+        cmp_ring_space_arg a = {r, (uint64_t)n > limit ? limit + 1 : (uint32_t)n};
         cmp_deadline d = cmp_deadline_forever();
         if (cmp_wait(cmp_ring_wait_space, &a, &d) < 0) {
             Py_DECREF(front);
@@ -618,13 +318,8 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
 {
     cmp_ring *r = RING(q);
     cmp_ring_rec rec;
-    int got = cmp_ring_try_take(r, &rec);
-    if (got == EBUSY && !block) {
-        /* Without a wait nobody would ever look whether the writer at
-         * head died: look now, once. */
-        cmp_ring_reap_dead_writer(r);
-        got = cmp_ring_try_take(r, &rec);
-    }
+    /* Blocking, the wait's naps look for a dead writer at head. */
+    int got = block ? cmp_ring_try_take(r, &rec) : cmp_ring_take_now(r, &rec);
     if (got != 0) {
         if (!block) {
             PyErr_SetNone(cmp_state.Empty);
@@ -645,35 +340,7 @@ static PyObject *take(QueueObject *q, int block, PyObject *timeout, int raw)
             }
         }
     }
-    PyObject *res;
-    if (rec.oob) {
-        cmp_ring_release(r, &rec);
-        if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
-            cmp_ring_poll_after_take(r, q->rfd);
-        char *p = cmp_ptr(cmp_the_arena, rec.oob);
-        if (rec.tag == TAG_PICKLE && !raw) {
-            PyObject *mv = PyMemoryView_FromMemory(p, rec.len, PyBUF_READ);
-            res = mv ? PyObject_CallOneArg(pickle_loads, mv) : NULL;
-            Py_XDECREF(mv);
-        } else {
-            res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
-                         p, rec.len, NULL, 0);
-        }
-        cmp_free(cmp_the_arena, rec.oob);
-    } else {
-        res = decode(raw && rec.tag == TAG_PICKLE ? TAG_BYTES : rec.tag,
-                     rec.p1, rec.n1, rec.p2, rec.n2);
-        cmp_ring_release(r, &rec);
-        if (cmp_sel_wanted(&r->sel) && resolve_fds(q) == 0)
-            cmp_ring_poll_after_take(r, q->rfd);
-    }
-    if (res && raw && rec.tag != TAG_PICKLE) {
-        /* The raw form of a scalar sent unpickled: pickle it now. */
-        PyObject *obj = res;
-        res = PyObject_CallOneArg(pickle_dumps, obj);
-        Py_DECREF(obj);
-    }
-    return res;
+    return cmp_ring_read(r, &q->fds, &rec, raw);
 }
 
 static const char *const get_names[] = {"block", "timeout"};
@@ -898,10 +565,10 @@ static PyObject *queue_fileno(PyObject *op, PyObject *unused)
         return NULL;
     if (q->closed && (q->flags & Q_SIMPLE))
         return cmp_raise(CMP_ERR_HANDLE_CLOSED);
-    if (resolve_fds(q) < 0)
+    if (cmp_ring_fds_resolve(&q->fds, RING(q)) < 0)
         return cmp_raise_errno(errno);
-    cmp_ring_poll_interest(RING(q), q->wfd);
-    return PyLong_FromLong(q->rfd);
+    cmp_ring_poll_interest(RING(q), q->fds.wfd);
+    return PyLong_FromLong(q->fds.rfd);
 }
 
 static const char *const configure_names[] = {"flags", "feeder"};
@@ -944,9 +611,9 @@ static PyObject *queue_configure(PyObject *op, PyObject *const *args, Py_ssize_t
     Py_XSETREF(q->feeder, feeder);
     Py_XSETREF(q->buffer, buffer);
     Py_XSETREF(q->on_error, on_error);
-    if (!q->fd_pid) {
-        q->rfd = q->wfd = -1;
-        q->owns_fds = 0;
+    if (!q->fds.pid) {
+        q->fds.rfd = q->fds.wfd = -1;
+        q->fds.owns = 0;
     }
     Py_RETURN_NONE;
 }
@@ -965,8 +632,8 @@ static PyObject *queue_set_closed(PyObject *op, PyObject *const *args, Py_ssize_
     if (closed < 0 || release_fds < 0)
         return NULL;
     q->closed = closed;
-    if (release_fds && (q->fd_pid || q->owns_fds))
-        close_fds(q);
+    if (release_fds)
+        cmp_ring_fds_close(&q->fds);
     Py_RETURN_NONE;
 }
 
@@ -1148,7 +815,7 @@ static PyObject *set_queue_dumps(PyObject *module, PyObject *fn)
         return NULL;
     }
     Py_INCREF(fn);
-    Py_SETREF(forking_dumps, fn);
+    Py_SETREF(cmp_state.forking_dumps, fn);
     Py_RETURN_NONE;
 }
 
@@ -1161,16 +828,6 @@ int cmp_add_queue_types(PyObject *module)
 {
     if (PyModule_AddFunctions(module, queue_functions) < 0)
         return -1;
-    PyObject *pickler = PyImport_ImportModule("multiprocessing.reduction");
-    if (!pickler)
-        return -1;
-    Py_SETREF(pickler, PyObject_GetAttrString(pickler, "ForkingPickler"));
-    forking_dumps = pickler ? PyObject_GetAttrString(pickler, "dumps") : NULL;
-    Py_XDECREF(pickler);
-    if (!forking_dumps)
-        return -1;
-    pickle_dumps = cmp_state.pickle_dumps;
-    pickle_loads = cmp_state.pickle_loads;
     cmp_register_destroy(CMP_KIND_QUEUE, queue_destroy);
     if (PyModule_AddIntConstant(module, "QUEUE_JOINABLE", Q_JOINABLE) < 0 ||
         PyModule_AddIntConstant(module, "QUEUE_SPILL", Q_SPILL) < 0 ||

@@ -29,6 +29,12 @@ static void link_live(cmp_shared *self)
     live_head.next = self;
 }
 
+cmp_shared *cmp_shared_live_next(cmp_shared *s)
+{
+    cmp_shared *n = s ? s->next : live_head.next;
+    return n == &live_head ? NULL : n;
+}
+
 static void unlink_live(cmp_shared *self)
 {
     if (self->next) {

@@ -74,6 +74,10 @@ int cmp_shared_clear(PyObject *self);
 /* Raise ValueError if the wrapper has no object (not initialised). */
 int cmp_shared_check(cmp_shared *self);
 
+/* The live wrapper of this process after `s` (NULL: the first), or NULL
+ * at the end; `s` may be dropped once the next one is known. */
+cmp_shared *cmp_shared_live_next(cmp_shared *s);
+
 /* Methods every shared type gets: _handle() -> (token, offset, generation)
  * with a transfer reference taken, and classmethod _rebuild(handle). */
 extern PyMethodDef cmp_shared_methods[];
@@ -88,6 +92,7 @@ int cmp_add_barrier_type(PyObject *module);
 int cmp_add_buffer_type(PyObject *module);
 int cmp_add_queue_types(PyObject *module);
 int cmp_add_pool_types(PyObject *module);
+int cmp_add_channel_type(PyObject *module);
 int cmp_add_dict_type(PyObject *module);
 
 #endif /* CMP_SHARED_H */

@@ -19,6 +19,16 @@ static PyObject *import_attr(const char *module, const char *name)
     return r;
 }
 
+static PyObject *forking_dumps(void)
+{
+    PyObject *pickler = import_attr("multiprocessing.reduction", "ForkingPickler");
+    if (!pickler)
+        return NULL;
+    PyObject *r = PyObject_GetAttrString(pickler, "dumps");
+    Py_DECREF(pickler);
+    return r;
+}
+
 int cmp_state_init(PyObject *module)
 {
     cmp_state_t *s = &cmp_state;
@@ -33,6 +43,7 @@ int cmp_state_init(PyObject *module)
         !(s->Full = import_attr("queue", "Full")) ||
         !(s->pickle_dumps = import_attr("_pickle", "dumps")) ||
         !(s->pickle_loads = import_attr("_pickle", "loads")) ||
+        !(s->forking_dumps = forking_dumps()) ||
         !(s->str_acquire = PyUnicode_InternFromString("acquire")) ||
         !(s->str_release = PyUnicode_InternFromString("release")) ||
         !(s->str_value = PyUnicode_InternFromString("value")))
@@ -63,6 +74,7 @@ void cmp_state_clear(void)
     Py_CLEAR(s->Full);
     Py_CLEAR(s->pickle_dumps);
     Py_CLEAR(s->pickle_loads);
+    Py_CLEAR(s->forking_dumps);
     Py_CLEAR(s->str_acquire);
     Py_CLEAR(s->str_release);
     Py_CLEAR(s->str_value);

@@ -41,6 +41,7 @@ typedef struct {
     PyObject *BrokenBarrierError;   /* threading's */
     PyObject *Empty, *Full;         /* the queue module's */
     PyObject *pickle_dumps, *pickle_loads;  /* _pickle's */
+    PyObject *forking_dumps;        /* multiprocessing's ForkingPickler.dumps */
     PyObject *str_acquire, *str_release, *str_value;  /* interned */
 } cmp_state_t;
 
