@@ -40,12 +40,9 @@ class _Link:
     polls through its doorbell, a pipe readable while it holds a result.
     A full task ring keeps messages in `outbuf` until a result comes back
     (the worker took some: room appeared)."""
-    __slots__ = ('task_ring', 'result_ring', 'result_fd', 'worker_fd', 'outbuf',
-                 'sent')
+    __slots__ = ('task_ring', 'result_ring', 'result_fd', 'outbuf', 'sent')
 
     def __init__(self):
-        # The worker reaches the doorbell through its result channel.
-        self.worker_fd = None
         self.task_ring = _cmp.Channel(_RING_SLOTS)
         try:
             self.result_ring = _cmp.Channel(_RING_SLOTS, doorbell=True)
@@ -57,9 +54,6 @@ class _Link:
         # The ring positions of the tasks published and not answered yet,
         # in order (the worker's fifo without what waits in outbuf).
         self.sent = collections.deque()
-
-    def started(self):
-        """The worker has started (it holds the channels itself)."""
 
     def _put(self, m):
         try:

@@ -155,8 +155,7 @@ class Core(object):
                                   | {link.result_fd})
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(link.task_ring, link.result_ring, _Fd(link.worker_fd),
-                  _Fd(self.self_pidfd), close_fds, self.initializer,
+            args=(link.task_ring, link.result_ring, _Fd(self.self_pidfd), close_fds, self.initializer,
                   self.initargs, self.maxtasks, self.wrap_exception))
         proc.name = proc.name.replace('Process', 'PoolWorker')
         proc.daemon = True
@@ -165,7 +164,6 @@ class Core(object):
         except BaseException:
             link.close()        # no worker uses the rings
             raise
-        link.started()
         w = Worker(link, proc, os.pidfd_open(proc.pid))
         with _parent_fds_lock:
             _parent_fds.update(w.link.fds() + (w.pidfd,))

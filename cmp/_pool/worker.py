@@ -29,15 +29,13 @@ class _Fd:
     worker inherits it under the same number; pickled for a spawned or
     forkserver-started one, it travels with the start (the stdlib's
     reduction.DupFd: the Popen's pass_fds, or the forkserver's SCM_RIGHTS)
-    and is this process's number on the other side.  None: no fd."""
+    and is this process's number on the other side."""
     __slots__ = ('fd',)
 
     def __init__(self, fd):
         self.fd = fd
 
     def __reduce__(self):
-        if self.fd is None:
-            return _Fd, (None,)
         return _rebuild_fd, (reduction.DupFd(self.fd),)
 
 
@@ -52,12 +50,12 @@ def _gone(pidfd):
     return bool(select.select([pidfd], [], [], 0)[0])
 
 
-def _worker_main(task_ring, result_ring, wake, parent, close_fds,
+def _worker_main(task_ring, result_ring, parent, close_fds,
                  initializer, initargs, maxtasks, wrap_exception):
     """A worker, under any start method: task_ring and result_ring are its
     _cmp.Channel objects (inherited, or rebuilt from their handles),
-    `parent` (a pidfd of the pool's process) an _Fd, `wake` unused (the
-    result channel reaches its doorbell itself); `close_fds` are the
+    `parent` (a pidfd of the pool's process) an _Fd (the result channel
+    reaches its doorbell itself); `close_fds` are the
     parent's fds a forked worker inherited (nothing for the others)."""
     # SIGKILL when the thread that started this process ends: the pool's
     # main or handler thread under fork and spawn, the forkserver (which

@@ -56,12 +56,6 @@ static void release_refs(cmp_arena *a, uint64_t off, uint32_t n)
     }
 }
 
-static void let_go(cmp_arena *a, uint64_t off, uint32_t kind)
-{
-    (void)kind;
-    release_refs(a, off, 1);
-}
-
 /* This process's entry of the process table, claimed at the first need
  * (when the table is full, after giving back what dead processes held). */
 static uint32_t self_entry(void)
@@ -132,7 +126,7 @@ void cmp_shared_drop(cmp_shared *self)
     unlink_live(self);
     if (!self->released) {
         uncount_ref(self);
-        let_go(cmp_the_arena, self->off, self->kind);
+        release_refs(cmp_the_arena, self->off, 1);
     }
     self->off = 0;
     self->body = NULL;
@@ -203,7 +197,7 @@ static PyObject *shared_handle(PyObject *op, PyObject *unused)
         if (cmp_proc_hold(cmp_the_arena, start_entry, self->off, 1) == 0)
             return Py_BuildValue("(KKIII)", token, off, gen, HANDLE_STARTED,
                                  start_entry);
-        let_go(cmp_the_arena, self->off, self->kind);   /* not the last */
+        release_refs(cmp_the_arena, self->off, 1);   /* not the last */
     }
     cmp_obj_transfer_out(cmp_the_arena, self->off);
     return Py_BuildValue("(KKI)", token, off, gen);
@@ -221,7 +215,7 @@ static PyObject *shared_drop_handle(PyObject *op, PyObject *unused)
     while (p > 0) {
         if (__atomic_compare_exchange_n(&o->pending, &p, p - 1, 1,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            let_go(cmp_the_arena, self->off, self->kind);
+            release_refs(cmp_the_arena, self->off, 1);
             break;
         }
     }
@@ -434,7 +428,7 @@ static PyObject *mod_release_all(PyObject *m, PyObject *unused)
         unlink_live(s);
         s->released = 1;
         uncount_ref(s);
-        let_go(cmp_the_arena, s->off, s->kind);
+        release_refs(cmp_the_arena, s->off, 1);
     }
     if (cmp_the_arena)
         cmp_proc_leave(cmp_the_arena, release_refs);
