@@ -1,6 +1,7 @@
 """_cmp.Channel, the Pool's transport (csrc/python/channel_type.c): a ring
 of the arena with its doorbell, a shared object like a Queue.  cmp-only:
 the stdlib's Pool has no such object."""
+import collections
 import gc
 import os
 import pickle
@@ -37,6 +38,53 @@ def test_put_steal_taken_take_all():
     assert ch.steal() is None
     ch.take_all(out)
     assert len(out) == 4
+
+
+def test_send_moves_a_task_in_one_call():
+    """send() appends the task to the fifo, publishes the message and
+    records its position in `sent` in one C call; once the ring is full,
+    or while outbuf holds messages, the message waits in outbuf (order
+    kept) and flush() publishes from its head as room appears."""
+    ch = _cmp.Channel(64)       # 64 cells of 64 bytes: fewer than 64 fit
+    msgs = [b"%03d" % i + b"y" * 97 for i in range(64)]
+    sent, outbuf, fifo = collections.deque(), collections.deque(), collections.deque()
+    published = [ch.send(m, sent, outbuf, fifo, i) for i, m in enumerate(msgs)]
+    assert list(fifo) == list(range(64))
+    n = len(sent)
+    assert 0 < n < 64 and published == [True] * n + [False] * (64 - n)
+    assert list(outbuf) == msgs[n:]
+    assert [ch.taken(p) for p in sent] == [False] * n
+    # The STOP message (empty) waits its turn, and has no position in sent.
+    assert ch.send(b"", sent, outbuf, None, None) is False and outbuf[-1] == b""
+    out = []
+    ch.take_all(out)
+    assert out == msgs[:n]
+    while not ch.flush(outbuf, sent):
+        ch.take_all(out)
+    ch.take_all(out)
+    assert out == msgs + [b""] and len(sent) == 64 and not outbuf
+    assert list(sent) == sorted(sent) and all(ch.taken(p) for p in sent)
+    ch.close()
+
+
+def test_steal_into_moves_the_oldest_untaken_task_to_the_thief():
+    victim, thief = _cmp.Channel(64), _cmp.Channel(64)
+    vs, vf = collections.deque(), collections.deque()
+    ts, tout, tf = collections.deque(), collections.deque(), collections.deque()
+    for i in range(3):
+        victim.send(b"t%d" % i, vs, collections.deque(), vf, "task%d" % i)
+    first = vs[0]
+    got = victim.steal_into(vs, vf, thief, ts, tout, tf)
+    assert got == "task0" and list(vf) == ["task1", "task2"]
+    assert first not in vs and len(vs) == 2 and list(tf) == ["task0"]
+    out = []
+    thief.take_all(out)
+    assert out == [b"t0"] and len(ts) == 1
+    victim.take_all(out)
+    assert victim.steal_into(vs, vf, thief, ts, tout, tf) is None
+    assert list(tf) == ["task0"]
+    victim.close()
+    thief.close()
 
 
 def test_messages_go_through_the_queue_codec():

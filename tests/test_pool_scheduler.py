@@ -13,37 +13,70 @@ from cmp._pool.scheduler import Scheduler, Task, Worker
 from cmp._pool.wire import _APPLY, _MAP, _SPAN, _STOP, _COUNT, task_message
 
 
-class FakeLink:
-    """A task ring as a deque of (position, message); `taken` counts what
-    the fake worker took (the head of its fifo first)."""
+class FakeRing:
+    """A task ring as a deque of (position, message), with the calls of a
+    _cmp.Channel the scheduler makes (it never fills up)."""
 
     def __init__(self):
         self.ring = collections.deque()
+        self.pos = 0
+
+    def _publish(self, msg, sent):
+        self.ring.append((self.pos, msg))
+        if msg:
+            sent.append(self.pos)
+        self.pos += 1
+
+    def send(self, msg, sent, outbuf, fifo, task):
+        if fifo is not None:
+            fifo.append(task)
+        if outbuf:
+            outbuf.append(msg)
+            return False
+        self._publish(msg, sent)
+        return True
+
+    def flush(self, outbuf, sent):
+        while outbuf:
+            self._publish(outbuf.popleft(), sent)
+        return True
+
+    def steal_into(self, sent, fifo, thief, thief_sent, thief_outbuf, thief_fifo):
+        if not self.ring:
+            return None
+        pos, msg = self.ring.popleft()     # the oldest not started
+        i = sent.index(pos)
+        del sent[i]
+        task = fifo[i]
+        del fifo[i]
+        thief.send(msg, thief_sent, thief_outbuf, thief_fifo, task)
+        return task
+
+
+class FakeLink:
+    """A worker's link over a FakeRing; `taken` counts what the fake
+    worker took (the head of its fifo first)."""
+
+    def __init__(self):
+        self.task_ring = FakeRing()
+        self.ring = self.task_ring.ring
         self.sent = collections.deque()
         self.outbuf = collections.deque()
-        self.pos = 0
         self.taken = 0
 
-    def put(self, msgs):
-        for m in msgs:
-            self.ring.append((self.pos, m))
-            if m:
-                self.sent.append(self.pos)
-            self.pos += 1
-        return True
+    def send(self, msg, fifo=None, task=None):
+        return self.task_ring.send(msg, self.sent, self.outbuf, fifo, task)
+
+    def flush(self):
+        return self.task_ring.flush(self.outbuf, self.sent)
+
+    def stealable(self):
+        return not self.outbuf
 
     def take(self):
         """The worker takes its next message."""
         self.taken += 1
         return self.ring.popleft()[1]
-
-    def steal(self):
-        if not self.ring:
-            return None
-        pos, msg = self.ring.popleft()     # the oldest not started
-        i = self.sent.index(pos)
-        del self.sent[i]
-        return i, msg
 
     def took_oldest(self):
         return bool(self.sent) and (not self.ring or self.ring[0][0] != self.sent[0])

@@ -39,7 +39,10 @@ class _Link:
     the task channel the worker takes from, the result channel the handler
     polls through its doorbell, a pipe readable while it holds a result.
     A full task ring keeps messages in `outbuf` until a result comes back
-    (the worker took some: room appeared)."""
+    (the worker took some: room appeared).  Sending is done by C calls
+    (Channel.send, flush, steal_into) that a signal handler cannot cut in
+    two: the task in the worker's fifo, its message in the ring or outbuf
+    and its ring position in `sent` go together."""
     __slots__ = ('task_ring', 'result_ring', 'result_fd', 'outbuf', 'sent')
 
     def __init__(self):
@@ -55,18 +58,6 @@ class _Link:
         # in order (the worker's fifo without what waits in outbuf).
         self.sent = collections.deque()
 
-    def _put(self, m):
-        try:
-            pos = self.task_ring.put(m, not m)
-        except MemoryError:
-            # No arena block for it: the worker fails it in its place.
-            pos = self.task_ring.put(_arena_full_message(m))
-        if pos is None:
-            return False
-        if m:
-            self.sent.append(pos)
-        return True
-
     def took_oldest(self):
         """(Once the worker is dead.)  Did it take the oldest task it was
         sent?  A worker killed while idle, before it took the task handed
@@ -80,41 +71,36 @@ class _Link:
         """Has the (live) worker taken the oldest task it was sent?"""
         return bool(self.sent) and self.task_ring.taken(self.sent[0])
 
-    def steal(self):
-        """Take back the oldest task the worker has not started: (its index
-        in the worker's fifo, its message), or None."""
-        if self.outbuf:
-            return None
-        got = self.task_ring.steal()
-        if got is None:
-            return None
-        pos, msg = got
-        sent = self.sent
-        i = sent.index(pos)
-        del sent[i]
-        # The worker took every task before it: the running one and those
-        # it answered, which the parent may not have read yet.
-        return i, msg
+    def stealable(self):
+        """May an idle worker steal from this one (nothing waits in outbuf,
+        whose messages come after those in the ring)?"""
+        return not self.outbuf
 
-    def put(self, msgs):
-        """Publish messages; False when some wait in outbuf for room."""
-        if self.outbuf:
-            self.outbuf.extend(msgs)
+    def send(self, msg, fifo=None, task=None):
+        """Publish msg (or keep it in outbuf), with `task` appended to
+        `fifo` in the same C call.  Called as a method, this is a Python
+        frame, at whose start a signal handler may raise: the scheduler,
+        which must not lose a task that way, calls task_ring.send itself
+        (then catches MemoryError and calls flush)."""
+        try:
+            return self.task_ring.send(msg, self.sent, self.outbuf, fifo, task)
+        except MemoryError:
             return self.flush()
-        for i, m in enumerate(msgs):
-            if not self._put(m):
-                self.outbuf.extend(msgs[i:])
-                return False
-        return True
 
     def flush(self):
-        """Publish buffered messages; True when nothing is left."""
+        """Publish buffered messages; True when nothing is left.  A message
+        that no arena block is left for is replaced by one that fails its
+        tasks (the worker fails them in its place)."""
         out = self.outbuf
-        while out:
-            if not self._put(out[0]):
-                return False
-            out.popleft()
-        return True
+        while True:
+            try:
+                return self.task_ring.flush(out, self.sent)
+            except MemoryError:
+                m = out[0]
+                small = _arena_full_message(m)
+                if small == m:
+                    raise
+                out[0] = small
 
     def take_all(self, out):
         """Append every result now in the ring to `out`."""

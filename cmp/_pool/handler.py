@@ -275,6 +275,8 @@ class Core(object):
             for w in self.workers:
                 if w.inbox:     # left over by an interrupted reader
                     self.sched.answered(w, time.monotonic())
+                if w.link.outbuf:   # (an interrupted flush, or room now)
+                    w.link.flush()
             if handler and not self.reader.handler_may_read():
                 return False    # hand the reader role over
             if len(self.workers) < self.processes and (

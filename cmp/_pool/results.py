@@ -302,16 +302,20 @@ class IMapIterator(object):
         deadline = None if timeout is None else since + timeout
         while True:
             with self._lock:
+                self._catch_up()
                 if self._items:
                     success, value = self._items.popleft()
                     break
-                if self._index == self._length:
-                    self._pool = None
-                    if self._progress is not None:
-                        self._progress.close()
-                    raise StopIteration from None
-                if deadline is not None and deadline - time.monotonic() <= 0:
+                finished = self._index == self._length
+                if not finished and deadline is not None and \
+                        deadline - time.monotonic() <= 0:
                     raise TimeoutError from None
+            if finished:
+                # (Also where an interrupted _set left the job unfinished.)
+                self._finish()
+                if self._progress is not None:
+                    self._progress.close()
+                raise StopIteration from None
             if not self._core.wait_for(self._has_item, deadline):
                 with self._lock:
                     if not self._has_item():
@@ -328,24 +332,32 @@ class IMapIterator(object):
 
     def _set(self, i, obj):
         with self._lock:
-            if i < self._index or i in self._unsorted:
-                return          # had it already (see the docstring)
-            if self._index == i:
-                # The count first: from Python 3.11 on, no signal handler
-                # runs between it and the append (a C call) after it.
-                self._index += 1
-                self._items.append(obj)
-                while self._index in self._unsorted:
-                    obj = self._unsorted[self._index]
-                    self._index += 1
-                    self._items.append(obj)
-                    del self._unsorted[self._index - 1]
-                self._cond.notify()
-            else:
+            if i >= self._index and i not in self._unsorted:
                 self._unsorted[i] = obj
+            self._catch_up()
             finished = self._index == self._length
         if finished:
             self._finish()
+
+    def _catch_up(self):
+        """(With the lock held.)  Move the results that come next from
+        `_unsorted` to `_items`.  A signal handler may raise after any call
+        and at the loop's end (Python 3.11 on), cutting this short: either
+        between two results, which the next call (in _set or next())
+        goes on from, or right after an append, which leaves the result
+        appended also in `_unsorted`, under the number before `_index`,
+        dropped here first."""
+        unsorted = self._unsorted
+        if self._index - 1 in unsorted:
+            del unsorted[self._index - 1]
+        if self._index not in unsorted:
+            return
+        while self._index in unsorted:
+            obj = unsorted[self._index]
+            self._index += 1
+            self._items.append(obj)
+            del unsorted[self._index - 1]
+        self._cond.notify()
 
     def _set_length(self, length):
         with self._lock:
@@ -374,13 +386,13 @@ class IMapUnorderedIterator(IMapIterator):
 
     def _set(self, i, obj):
         with self._lock:
-            if i == self._last:
-                return          # had it already (see the docstring)
-            # No signal handler runs between these three (Python 3.11 on).
-            self._index += 1
-            self._last = i
-            self._items.append(obj)
-            self._cond.notify()
+            if i != self._last:     # else had it already (see the docstring)
+                # No signal handler runs between these three (Python 3.11
+                # on).
+                self._index += 1
+                self._last = i
+                self._items.append(obj)
+                self._cond.notify()
             finished = self._index == self._length
         if finished:
             self._finish()

@@ -11,9 +11,11 @@ dies, the head of its FIFO is the task it was running (it fails, unless the
 worker had not taken it yet) and the rest were never started: they go back
 to the front of ``pending``, for another worker.
 
-A worker's link (channel.py) is what the scheduler sends through:
-``put(messages)``, ``outbuf`` (messages waiting for room in the ring),
-``steal()``, ``took_oldest()`` and ``took_oldest_yet()``.
+A worker's link (channel.py) is what the scheduler sends through: its
+``task_ring``'s ``send`` and ``steal_into`` (one C call each, so that a
+signal handler raising in the main thread cannot cut a task's move in
+two), ``outbuf`` (messages waiting for room in the ring), ``flush()``,
+``stealable()``, ``took_oldest()`` and ``took_oldest_yet()``.
 
 Quantities, each computed in one place:
 
@@ -156,14 +158,6 @@ class Scheduler(object):
                 best = w
         return best
 
-    def _assign(self, w, task):
-        if not w.fifo:
-            w.head_start = self.clock()
-        w.fifo.append(task)
-        w.assigned += 1 if type(task.idx) is int else len(task.idx)
-        if task.timeout is not None:
-            self.timed += 1
-
     # -- submission --
 
     def submit(self, tasks):
@@ -188,10 +182,15 @@ class Scheduler(object):
     def dispatch(self):
         """Send pending tasks to the workers with room, least busy first;
         with nothing pending, let idle workers steal.  True when an
-        outcome was queued in `done` (a chunk that could not be pickled)."""
+        outcome was queued in `done` (a chunk that could not be pickled).
+
+        The caller may be the main thread, where a signal handler raises
+        after any call: each task moves from `pending` to its worker with
+        stores and deletes only, ended by one C call (task_ring.send:
+        the fifo append and the publication), so that no handler runs
+        with the task half moved."""
         pending = self.pending
         failed = False
-        messages = {}
         while pending:
             task = pending[0]
             job = task.job
@@ -199,57 +198,77 @@ class Scheduler(object):
             w = self._least_busy(svc)
             if w is None:
                 break
+            link = w.link
             if type(task.idx) is range:
                 k = _span_size(svc)
                 room = w.room(self.maxtasks)
                 if room is not None:
                     k = min(k, room)
-                if len(task.idx) > k:
-                    pending[0] = Task(job, task.idx[k:], task.data)
-                else:
-                    pending.popleft()
-                msg = self._span(w, Task(job, task.idx[:k], task.data))
-                if msg is not None:
-                    messages.setdefault(w, []).append(msg)
-                continue
-            pending.popleft()
-            if not isinstance(task.data, bytes):
-                kind, func, chunk = task.data
-                try:
-                    task.data = task_message(kind, func, chunk, None)
-                except Exception as e:
-                    self.done.append(Done(job, task.idx, None, (False, e)))
-                    failed = True
+                rest = (Task(job, task.idx[k:], task.data)
+                        if len(task.idx) > k else None)
+                task = Task(job, task.idx[:k], task.data)
+                msg = self._span_message(task)
+                if msg is None:
+                    # Unpicklable: its chunks go one by one, so that the
+                    # one that fails, fails alone.
+                    kind, func, seq, cs = task.data
+                    singles = [Task(job, i, (kind, func, seq[i * cs:(i + 1) * cs]))
+                               for i in task.idx]
+                    singles.reverse()
+                    if rest is None:
+                        del pending[0]
+                    else:
+                        pending[0] = rest
+                    pending.extendleft(singles)
                     continue
-            self._assign(w, task)
-            messages.setdefault(w, []).append(task.data)
-        for w, msgs in messages.items():
-            w.link.put(msgs)
+            else:
+                rest = None
+                if not isinstance(task.data, bytes):
+                    kind, func, chunk = task.data
+                    try:
+                        task.data = task_message(kind, func, chunk, None)
+                    except Exception as e:
+                        d = Done(job, task.idx, None, (False, e))
+                        del pending[0]
+                        self.done.append(d)
+                        failed = True
+                        continue
+                msg = task.data
+            start = None if w.fifo else self.clock()
+            n = task.count()
+            # Stores and deletes, then the one C call.
+            if start is not None:
+                w.head_start = start
+            w.assigned += n
+            if task.timeout is not None:
+                self.timed += 1
+            if rest is None:
+                del pending[0]
+            else:
+                pending[0] = rest
+            try:
+                link.task_ring.send(msg, link.sent, link.outbuf, w.fifo, task)
+            except MemoryError:
+                link.flush()
         if not pending:
             self.steal()
         return failed
 
-    def _span(self, w, task):
-        """The message for a span assigned to w; None when it cannot be
-        pickled (then its chunks are queued one by one, so that the one
-        that fails, fails alone)."""
+    def _span_message(self, task):
+        """The message for a span; None when it cannot be pickled."""
         kind, func, seq, cs = task.data
         chunks = task.idx
         try:
-            msg = span_message(kind, func, seq[chunks.start * cs:chunks.stop * cs],
-                               cs, len(chunks))
+            return span_message(kind, func, seq[chunks.start * cs:chunks.stop * cs],
+                                cs, len(chunks))
         except Exception:
-            self.pending.extendleft(reversed(
-                [Task(task.job, i, (kind, func, seq[i * cs:(i + 1) * cs]))
-                 for i in chunks]))
             return None
-        self._assign(w, task)
-        return msg
 
     def steal(self):
         """An idle worker takes over a task another worker queued but has
         not started (the end of a map: one worker idle while the other
-        still has a chunk to go after its current)."""
+        still has a chunk to go after its current).  One C call moves it
+        (Channel.steal_into), so that a signal handler cannot lose it."""
         if self.maxtasks is not None:
             return              # each worker's share is counted
         for thief in self.workers:
@@ -260,19 +279,24 @@ class Scheduler(object):
                 if (len(w.fifo) > 1 and not w.stopping
                         and (victim is None or len(w.fifo) > len(victim.fifo))):
                     victim = w
-            if victim is None:
+            if victim is None or not victim.link.stealable():
                 return
-            got = victim.link.steal()
-            if got is None:
+            thief.head_start = self.clock()
+            v, t = victim.link, thief.link
+            try:
+                task = v.task_ring.steal_into(v.sent, victim.fifo, t.task_ring,
+                                              t.sent, t.outbuf, thief.fifo)
+            except MemoryError:
+                t.flush()
+                continue
+            if task is None:
                 return
-            i, msg = got
-            task = victim.fifo[i]
-            del victim.fifo[i]
-            victim.assigned -= task.count()
-            if task.timeout is not None:
-                self.timed -= 1
-            self._assign(thief, task)
-            thief.link.put([msg])
+            # (task_timeout: one timed task less and one more.)  `assigned`
+            # is read only with maxtasksperchild, where nothing is stolen:
+            # a handler raising before these two costs nothing.
+            n = task.count()
+            victim.assigned -= n
+            thief.assigned += n
 
     # -- what comes back --
 
@@ -329,8 +353,9 @@ class Scheduler(object):
         """Send the stop message to each idle worker (closed, nothing left)."""
         for w in self.workers:
             if not w.stopping and not w.fifo:
-                w.stopping = True
-                w.link.put([_STOP])
+                link = w.link
+                w.stopping = True       # a store, then the one C call
+                link.task_ring.send(_STOP, link.sent, link.outbuf, None, None)
 
     def due(self, within):
         """The links of the workers whose next result is due within

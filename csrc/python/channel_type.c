@@ -110,6 +110,205 @@ static void channel_dealloc(PyObject *op)
     cmp_shared_dealloc(op);
 }
 
+/* ---- sending that a signal handler cannot cut in two --------------------- */
+/*
+ * The pool's parent may send from the main thread, where a Python signal
+ * handler that raises (Ctrl-C) runs after any call of Python code.  So the
+ * steps that must happen together -- a task entering its worker's fifo,
+ * its message published in the ring or queued in outbuf, its position in
+ * `sent` -- happen in one C call, which runs no Python code in between
+ * (the containers are deques and lists: C methods).
+ */
+
+/* Publish msg (stop: as the STOP message): 0 with *pos, 1 when the ring
+ * is full, -1 with an exception (MemoryError: no arena block). */
+static int publish(PyObject *op, cmp_ring *r, PyObject *msg, int stop, uint64_t *pos)
+{
+    cmp_encoded e;
+    if (cmp_encode(msg, &e) < 0)
+        return -1;
+    /* A sole producer's record starts where tail is now (acquire: after
+     * the record the last put published). */
+    *pos = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    int rc = cmp_ring_write(r, &CHANNEL(op)->fds, e.p, e.len,
+                            e.tag | (stop ? CHANNEL_STOP : 0), 0, &no_wait);
+    Py_XDECREF(e.owner);
+    return rc < 0 ? -1 : rc != 0;
+}
+
+/* Take back the oldest message nobody took yet: it, with *pos, None when
+ * there is none, or NULL with an exception. */
+static PyObject *take_oldest(PyObject *op, cmp_ring *r, uint64_t *pos)
+{
+    cmp_ring_rec rec;
+    if (cmp_ring_take_now(r, &rec) != 0)
+        Py_RETURN_NONE;
+    *pos = rec.pos;
+    return cmp_ring_read(r, &CHANNEL(op)->fds, &rec, 0);
+}
+
+/* The pool's STOP message: empty bytes (cmp/_pool/wire.py). */
+static int is_stop(PyObject *msg)
+{
+    return PyBytes_Check(msg) && PyBytes_GET_SIZE(msg) == 0;
+}
+
+/* Record a published message's position in `sent` (not the STOP's). */
+static int note_sent(PyObject *sent, PyObject *msg, uint64_t pos)
+{
+    if (is_stop(msg))
+        return 0;
+    PyObject *p = PyLong_FromUnsignedLongLong(pos);
+    if (!p)
+        return -1;
+    PyObject *r = PyObject_CallMethod(sent, "append", "O", p);
+    Py_DECREF(p);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static int append_to(PyObject *seq, PyObject *item)
+{
+    PyObject *r = PyObject_CallMethod(seq, "append", "O", item);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* Publish msg unless outbuf holds messages or the ring is full, then
+ * queue it in outbuf: True when published.  MemoryError (no arena block
+ * for it) leaves it queued in outbuf. */
+static PyObject *send_or_queue(PyObject *op, cmp_ring *r, PyObject *msg,
+                               PyObject *sent, PyObject *outbuf)
+{
+    Py_ssize_t queued = PyObject_Length(outbuf);
+    if (queued < 0)
+        return NULL;
+    if (queued == 0) {
+        uint64_t pos;
+        int rc = publish(op, r, msg, is_stop(msg), &pos);
+        if (rc == 0) {
+            if (note_sent(sent, msg, pos) < 0)
+                return NULL;
+            Py_RETURN_TRUE;
+        }
+        if (rc < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_MemoryError))
+                return NULL;
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            if (append_to(outbuf, msg) < 0) {
+                Py_XDECREF(type), Py_XDECREF(value), Py_XDECREF(tb);
+                return NULL;
+            }
+            PyErr_Restore(type, value, tb);
+            return NULL;
+        }
+    }
+    if (append_to(outbuf, msg) < 0)
+        return NULL;
+    Py_RETURN_FALSE;
+}
+
+static PyObject *channel_send(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "send() takes msg, sent, outbuf, fifo and task");
+        return NULL;
+    }
+    cmp_ring *r = open_ring("send", op);
+    if (!r)
+        return NULL;
+    if (args[3] != Py_None && append_to(args[3], args[4]) < 0)
+        return NULL;
+    return send_or_queue(op, r, args[0], args[1], args[2]);
+}
+
+static PyObject *channel_flush(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "flush() takes outbuf and sent");
+        return NULL;
+    }
+    cmp_ring *r = open_ring("flush", op);
+    if (!r)
+        return NULL;
+    PyObject *outbuf = args[0], *sent = args[1];
+    for (;;) {
+        Py_ssize_t queued = PyObject_Length(outbuf);
+        if (queued < 0)
+            return NULL;
+        if (queued == 0)
+            Py_RETURN_TRUE;
+        PyObject *msg = PySequence_GetItem(outbuf, 0);
+        if (!msg)
+            return NULL;
+        uint64_t pos;
+        int rc = publish(op, r, msg, is_stop(msg), &pos);
+        if (rc != 0) {
+            Py_DECREF(msg);
+            if (rc < 0)
+                return NULL;    /* MemoryError: the message stays first */
+            Py_RETURN_FALSE;
+        }
+        int bad = note_sent(sent, msg, pos);
+        Py_DECREF(msg);
+        PyObject *gone = PyObject_CallMethod(outbuf, "popleft", NULL);
+        if (!gone)
+            return NULL;
+        Py_DECREF(gone);
+        if (bad < 0)
+            return NULL;
+    }
+}
+
+static PyObject *channel_steal_into(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "steal_into() takes sent, fifo, "
+                        "thief, thief_sent, thief_outbuf and thief_fifo");
+        return NULL;
+    }
+    PyObject *sent = args[0], *fifo = args[1], *thief = args[2];
+    cmp_ring *r = open_ring("steal_into", op);
+    cmp_ring *tr = r ? open_ring("steal_into", thief) : NULL;
+    if (!tr)
+        return NULL;
+    /* What can fail before the message is taken, does. */
+    Py_ssize_t nsent = PyObject_Length(sent), nfifo = PyObject_Length(fifo);
+    if (nsent < 0 || nfifo < 0)
+        return NULL;
+    uint64_t pos;
+    PyObject *msg = take_oldest(op, r, &pos);
+    if (!msg || msg == Py_None)
+        return msg;
+    PyObject *task = NULL;
+    PyObject *p = PyLong_FromUnsignedLongLong(pos);
+    Py_ssize_t i = p ? PySequence_Index(sent, p) : -1;
+    Py_XDECREF(p);
+    if (i < 0 || i >= nfifo)
+        goto fail;
+    task = PySequence_GetItem(fifo, i);
+    if (!task || PySequence_DelItem(sent, i) < 0 || PySequence_DelItem(fifo, i) < 0)
+        goto fail;
+    if (append_to(args[5], task) < 0)
+        goto fail;
+    PyObject *res = send_or_queue(thief, tr, msg, args[3], args[4]);
+    Py_DECREF(msg);
+    if (!res) {
+        Py_DECREF(task);
+        return NULL;
+    }
+    Py_DECREF(res);
+    return task;
+fail:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_SystemError, "steal_into: a task message not in sent");
+    Py_XDECREF(task);
+    Py_DECREF(msg);
+    return NULL;
+}
+
 static const char *const put_names[] = {"msg", "stop"};
 
 static PyObject *channel_put(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
@@ -126,15 +325,8 @@ static PyObject *channel_put(PyObject *op, PyObject *const *args, Py_ssize_t nar
     int stop = a[1] ? PyObject_IsTrue(a[1]) : 0;
     if (stop < 0)
         return NULL;
-    cmp_encoded e;
-    if (cmp_encode(a[0], &e) < 0)
-        return NULL;
-    /* A sole producer's record starts where tail is now (acquire: after
-     * the record the last put published). */
-    uint64_t pos = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-    int rc = cmp_ring_write(r, &CHANNEL(op)->fds, e.p, e.len,
-                            e.tag | (stop ? CHANNEL_STOP : 0), 0, &no_wait);
-    Py_XDECREF(e.owner);
+    uint64_t pos;
+    int rc = publish(op, r, a[0], stop, &pos);
     if (rc != 0) {
         if (rc < 0)
             return NULL;
@@ -149,13 +341,11 @@ static PyObject *channel_steal(PyObject *op, PyObject *unused)
     cmp_ring *r = open_ring("steal", op);
     if (!r)
         return NULL;
-    cmp_ring_rec rec;
-    if (cmp_ring_take_now(r, &rec) != 0)
-        Py_RETURN_NONE;
-    PyObject *msg = cmp_ring_read(r, &CHANNEL(op)->fds, &rec, 0);
-    if (!msg)
-        return NULL;
-    return Py_BuildValue("KN", (unsigned long long)rec.pos, msg);
+    uint64_t pos;
+    PyObject *msg = take_oldest(op, r, &pos);
+    if (!msg || msg == Py_None)
+        return msg;
+    return Py_BuildValue("KN", (unsigned long long)pos, msg);
 }
 
 static PyObject *channel_taken(PyObject *op, PyObject *arg)
@@ -257,6 +447,25 @@ static PyMethodDef channel_methods[] = {
      "Publish msg without waiting: its position in the ring (the caller is\n"
      "the channel's only producer), or None when the ring is full.  stop:\n"
      "msg is the STOP message, which ends _pool_serve."},
+    {"send", (PyCFunction)(void (*)(void))channel_send, METH_FASTCALL,
+     "send($self, msg, sent, outbuf, fifo, task, /)\n--\n\n"
+     "In one step: append task to fifo (unless fifo is None), then publish\n"
+     "msg (empty: the STOP message) and append its position to sent, or\n"
+     "append msg to outbuf when outbuf is not empty or the ring is full.\n"
+     "True when published.  MemoryError (no arena block for msg) leaves msg\n"
+     "in outbuf."},
+    {"flush", (PyCFunction)(void (*)(void))channel_flush, METH_FASTCALL,
+     "flush($self, outbuf, sent, /)\n--\n\n"
+     "Publish the messages of outbuf from its head while there is room,\n"
+     "each position appended to sent as its message leaves outbuf: True\n"
+     "when outbuf is empty.  MemoryError leaves the message first in outbuf."},
+    {"steal_into", (PyCFunction)(void (*)(void))channel_steal_into, METH_FASTCALL,
+     "steal_into($self, sent, fifo, thief, thief_sent, thief_outbuf, thief_fifo, /)\n"
+     "--\n\n"
+     "In one step: take back the oldest message nobody took, remove its\n"
+     "position from sent and its task from fifo (at the same index), append\n"
+     "the task to thief_fifo and send the message on the thief Channel as\n"
+     "send() does.  The task, or None when there was nothing to take."},
     {"steal", channel_steal, METH_NOARGS,
      "steal($self, /)\n--\n\n"
      "Take the oldest message nobody took yet: (position, msg), or None."},
