@@ -96,6 +96,12 @@ def test_arrays_come_back_bit_for_bit(ctx, kind):
         if p.is_alive():
             p.kill()
             p.join()
+        # The stdlib's feeder thread closes its pipe end when it ends: wait
+        # for it, or the fd check may run first.
+        for q in (requests, replies):
+            q.close()
+            if hasattr(q, "join_thread"):
+                q.join_thread()
 
 
 def test_put_many_sends_arrays_out_of_band():
