@@ -194,7 +194,11 @@ class _Interrupted(Exception):
     pass
 
 
+_handled = [0]      # how many times _raise ran
+
+
 def _raise(signum, frame):
+    _handled[0] += 1
     raise _Interrupted()
 
 
@@ -405,20 +409,24 @@ def _identity(x):
 
 def _call_armed(call):
     """call() with a timer signal armed to land within its first 300 us:
-    ([its value] or [], whether the handler's exception came)."""
+    ([its value] or [], whether the handler's exception came in the call).
+    The timer always goes off: when it did not in the call, this waits
+    until its handler has run (the signal may have come to another
+    thread, which tells the main thread a moment later)."""
     got = []
     interrupted = False
+    handled = _handled[0]
     try:
         try:
             signal.setitimer(signal.ITIMER_REAL, random.uniform(1e-6, 300e-6))
             got.append(call())
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            for _ in range(3):      # a pending handler runs here
-                pass
         except _Interrupted:
             interrupted = True
+        deadline = time.monotonic() + TIMEOUT
+        while _handled[0] == handled and time.monotonic() < deadline:
+            pass
     except _Interrupted:            # the handler ran only afterwards
-        interrupted = True
+        pass
     signal.setitimer(signal.ITIMER_REAL, 0)
     return got, interrupted
 

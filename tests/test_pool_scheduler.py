@@ -64,9 +64,6 @@ class FakeLink:
         self.outbuf = collections.deque()
         self.taken = 0
 
-    def send(self, msg, fifo=None, task=None):
-        return self.task_ring.send(msg, self.sent, self.outbuf, fifo, task)
-
     def flush(self):
         return self.task_ring.flush(self.outbuf, self.sent)
 

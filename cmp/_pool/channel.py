@@ -76,17 +76,6 @@ class _Link:
         whose messages come after those in the ring)?"""
         return not self.outbuf
 
-    def send(self, msg, fifo=None, task=None):
-        """Publish msg (or keep it in outbuf), with `task` appended to
-        `fifo` in the same C call.  Called as a method, this is a Python
-        frame, at whose start a signal handler may raise: the scheduler,
-        which must not lose a task that way, calls task_ring.send itself
-        (then catches MemoryError and calls flush)."""
-        try:
-            return self.task_ring.send(msg, self.sent, self.outbuf, fifo, task)
-        except MemoryError:
-            return self.flush()
-
     def flush(self):
         """Publish buffered messages; True when nothing is left.  A message
         that no arena block is left for is replaced by one that fails its

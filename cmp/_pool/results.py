@@ -302,7 +302,8 @@ class IMapIterator(object):
         deadline = None if timeout is None else since + timeout
         while True:
             with self._lock:
-                self._catch_up()
+                if self._unsorted:
+                    self._catch_up()    # what an interrupted _set left
                 if self._items:
                     success, value = self._items.popleft()
                     break

@@ -275,8 +275,8 @@ static PyObject *channel_steal_into(PyObject *op, PyObject *const *args, Py_ssiz
     if (!tr)
         return NULL;
     /* What can fail before the message is taken, does. */
-    Py_ssize_t nsent = PyObject_Length(sent), nfifo = PyObject_Length(fifo);
-    if (nsent < 0 || nfifo < 0)
+    Py_ssize_t nfifo = PyObject_Length(fifo);
+    if (nfifo < 0)
         return NULL;
     uint64_t pos;
     PyObject *msg = take_oldest(op, r, &pos);
